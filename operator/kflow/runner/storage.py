@@ -1,0 +1,76 @@
+"""Internal storage of one execution: a folder, and the `kestra://` URIs that name files in it.
+
+Layout (same on a laptop and on the execution's volume in a pod):
+  <root>/tasks/<taskId>/<taskRunId>/<file>   files produced by task runs
+  <root>/work/<taskRunId>-<attempt>/         working directories
+URIs keep Kestra's shape: kestra:///<namespace as path>/<flowId>/executions/<executionId>/<relative path>.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+SCHEME = "kestra://"
+
+
+class StorageError(Exception):
+    pass
+
+
+class ExecutionStorage:
+    def __init__(self, root: Path, namespace: str, flow_id: str, execution_id: str):
+        self.root = Path(root)
+        self.prefix = f"/{namespace.replace('.', '/')}/{flow_id}/executions/{execution_id}/"
+
+    def uri_for(self, path: Path) -> str:
+        rel = Path(path).resolve().relative_to(self.root.resolve())
+        return SCHEME + quote(self.prefix + rel.as_posix(), safe="/._-~+")
+
+    def resolve(self, uri: str) -> Path:
+        """Map a kestra:// URI of this execution to its file; refuse anything outside it."""
+        if not uri.startswith(SCHEME):
+            raise StorageError(f"not an internal storage URI: {uri!r}")
+        path = unquote(uri[len(SCHEME):])
+        if not path.startswith(self.prefix):
+            raise StorageError(f"{uri} does not belong to this execution")
+        target = (self.root / path[len(self.prefix):]).resolve()
+        if self.root.resolve() not in target.parents:
+            raise StorageError(f"{uri} points outside the execution's storage")
+        if not target.exists():
+            raise StorageError(f"file not found in internal storage: {uri}")
+        return target
+
+    def task_dir(self, task_id: str, task_run_id: str) -> Path:
+        d = self.root / "tasks" / task_id / task_run_id
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def put(self, task_id: str, task_run_id: str, source: Path, name: str | None = None,
+            move: bool = False) -> str:
+        """Store a file produced by a task run; the stored name gets Kestra's deterministic prefix."""
+        name = name or Path(source).name
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        dest = self.task_dir(task_id, task_run_id) / f"{digest}-{Path(name).name}"
+        if move:
+            shutil.move(str(source), dest)
+        else:
+            shutil.copyfile(source, dest)
+        return self.uri_for(dest)
+
+    def work_dir(self, task_run_id: str, attempt: int) -> Path:
+        d = self.root / "work" / f"{task_run_id}-{attempt}"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def purge(self) -> list[str]:
+        """Delete every stored file of the execution (PurgeCurrentExecutionFiles); return their URIs."""
+        removed: list[str] = []
+        tasks = self.root / "tasks"
+        if tasks.exists():
+            for f in sorted(p for p in tasks.rglob("*") if p.is_file()):
+                removed.append(self.uri_for(f))
+            shutil.rmtree(tasks)
+        return removed
