@@ -47,6 +47,8 @@ class Retry(Strict):
         need = {"constant": ["interval"], "exponential": ["interval", "maxInterval"],
                 "random": ["minInterval", "maxInterval"]}[self.type]
         missing = [n for n in need if getattr(self, n) is None]
+        if self.attempts_limit is None and self.maxDuration is None:
+            raise ValueError("retry requires maxAttempts (or maxDuration) so that it ends")
         if missing:
             raise ValueError(f"retry of type {self.type} requires {', '.join(missing)}")
         iv = self._td(self.interval)
@@ -67,3 +69,23 @@ class Retry(Strict):
     def attempts_limit(self) -> int | None:
         # Kestra >=0.24 reads maxAttempts and keeps maxAttempt as its deprecated spelling.
         return self.maxAttempts if self.maxAttempts is not None else self.maxAttempt
+
+
+def normalize_labels(value: Any) -> dict[str, str]:
+    """Labels come as a map or as a list of {key, value}; values are strings."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): _label_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        out: dict[str, str] = {}
+        for i, item in enumerate(value):
+            if not isinstance(item, dict) or set(item) != {"key", "value"}:
+                raise ValueError(f"labels[{i}] must be a map with exactly `key` and `value`")
+            out[str(item["key"])] = _label_text(item["value"])
+        return out
+    raise ValueError("labels must be a map or a list of {key, value}")
+
+
+def _label_text(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else "" if v is None else str(v)

@@ -1,0 +1,364 @@
+"""The execution state machine: pure (no I/O, no clock of its own, no Kubernetes).
+
+`Engine.step(execution, now)` walks the flow's task tree against the execution's task runs, advances
+everything that can advance (flowable and inline tasks are evaluated here) and returns actions for
+the adapter: start a runnable task run, wake me at T, log a line, kill a task run. Results come back
+through `Engine.apply`. The only state is the Execution object handed in, which these methods update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from kflow.engine.context import base_context, outputs_map, task_run_context
+from kflow.engine.retry import next_attempt_at
+from kflow.engine.state import TERMINAL, Attempt, Execution, State, TaskRun
+from kflow.errors import TaskFailed
+from kflow.expr import RenderError, truthy
+from kflow.model.common import is_template
+from kflow.model.durations import parse_duration
+from kflow.model.flow import Flow
+from kflow.model.inputs import Input, parse_input, resolve_inputs
+from kflow.tasks.base import RunnableTask, Task
+
+
+@dataclass(frozen=True)
+class StartTaskRun:
+    run_id: str
+    task: RunnableTask
+    attempt: int
+    context: dict[str, Any]
+    timeout: timedelta | None
+
+
+@dataclass(frozen=True)
+class Wake:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LogLine:
+    run_id: str
+    task_id: str
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class KillTaskRun:
+    run_id: str
+
+
+Action = StartTaskRun | Wake | LogLine | KillTaskRun
+
+
+@dataclass
+class TaskRunResult:
+    run_id: str
+    attempt: int
+    state: State
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    exit_code: int | None = None
+
+
+class Engine:
+    def __init__(self, flow: Flow, renderer: Any, envs: dict[str, str] | None = None):
+        self.flow = flow
+        self.renderer = renderer
+        self.envs = envs or {}
+        self.tasks: dict[str, Task] = {t.id: t for t in flow.all_tasks()}
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def create_execution(self, execution_id: str, inputs: dict[str, Any], now: datetime,
+                         labels: dict[str, str] | None = None,
+                         trigger: dict[str, Any] | None = None) -> Execution:
+        """A new execution with typed inputs; raises InputsInvalid and creates nothing on bad input."""
+        resolved = resolve_inputs(self.flow.inputs, inputs,
+                                  render=lambda v, ctx: self.renderer.render_value(v, ctx))
+        ex = Execution(id=execution_id, namespace=self.flow.namespace, flowId=self.flow.id,
+                       flowRevision=self.flow.revision, inputs=resolved,
+                       labels={**self.flow.labels, **(labels or {})}, trigger=trigger, startDate=now)
+        ex.set_state(State.CREATED, now)
+        return ex
+
+    def start(self, ex: Execution, now: datetime) -> None:
+        if ex.state in (State.CREATED, State.QUEUED, State.RESTARTED):
+            ex.set_state(State.RUNNING, now)
+
+    def queue(self, ex: Execution, now: datetime) -> None:
+        ex.set_state(State.QUEUED, now)
+
+    def cancel(self, ex: Execution, now: datetime, state: State = State.CANCELLED,
+               reason: str | None = None) -> None:
+        ex.error = reason
+        ex.set_state(state, now)
+
+    def kill(self, ex: Execution, now: datetime) -> list[Action]:
+        actions: list[Action] = []
+        for tr in ex.taskRuns:
+            if tr.state.terminal:
+                continue
+            if tr.state == State.RUNNING and isinstance(self.tasks.get(tr.taskId), RunnableTask):
+                actions.append(KillTaskRun(tr.id))
+            if tr.attempts and not tr.attempts[-1].state.terminal:
+                tr.attempts[-1].state = State.KILLED
+                tr.attempts[-1].endDate = now
+            tr.state, tr.endDate = State.KILLED, now
+        if not ex.state.terminal:
+            ex.set_state(State.KILLED, now)
+        return actions
+
+    def apply(self, ex: Execution, result: TaskRunResult, now: datetime) -> None:
+        """Record a runnable attempt's outcome. Stale or repeated results are ignored (idempotent)."""
+        tr = ex.task_run(result.run_id)
+        if tr is None or tr.state != State.RUNNING or len(tr.attempts) != result.attempt:
+            return
+        task = self.tasks[tr.taskId]
+        attempt = tr.attempts[-1]
+        attempt.state, attempt.endDate, attempt.exitCode = result.state, now, result.exit_code
+        if result.outputs:
+            tr.outputs = {**tr.outputs, **result.outputs}
+        tr.error = result.error
+        if result.state == State.FAILED and task.retry is not None:
+            at = next_attempt_at(task.retry, len(tr.attempts), tr.attempts[0].startDate, now,
+                                 f"{ex.id}/{tr.id}")
+            if at is not None:
+                tr.state, tr.wakeAt = State.RETRYING, at
+                return
+        _finish(task, tr, result.state, now)
+
+    # ---- the walk ------------------------------------------------------------------------------
+    def step(self, ex: Execution, now: datetime) -> list[Action]:
+        if ex.state.terminal or ex.state == State.QUEUED:
+            return []
+        if ex.state in (State.CREATED, State.RESTARTED):
+            ex.set_state(State.RUNNING, now)
+        walk = Walk(self, ex, now)
+        flow = self.flow
+        status = walk.block(flow.tasks, flow.errors, flow.finally_, None)
+        if status.terminal and flow.afterExecution:
+            walk.after_state = status
+            after = walk.sequence(flow.afterExecution, None, "afterExecution")
+            if not after.terminal:
+                status = State.RUNNING
+        if status.terminal:
+            status = self._flow_outputs(walk, status)
+            ex.set_state(status, now)
+        else:
+            paused = any(tr.state == State.PAUSED for tr in ex.taskRuns)
+            ex.set_state(State.PAUSED if paused else State.RUNNING, now)
+        return walk.finish_actions()
+
+    def _flow_outputs(self, walk: Walk, status: State) -> State:
+        if not self.flow.outputs or status == State.KILLED:
+            return status
+        ctx = walk.flow_context()
+        out: dict[str, Any] = {}
+        for o in self.flow.outputs:
+            try:
+                value = self.renderer.render_value(o.value, ctx)
+                out[o.id] = parse_input(Input.model_construct(id=o.id, type=o.type, required=True), value)
+            except Exception as exc:  # any render/parse problem makes the execution fail, not crash
+                walk.ex.error = f"Invalid output for `{o.id}`: {exc}"
+                return State.FAILED
+        walk.ex.outputs = out
+        return status
+
+
+def _finish(task: Task, tr: TaskRun, state: State, now: datetime) -> None:
+    if state == State.FAILED and task.allowFailure:
+        state = State.WARNING
+    elif state == State.WARNING and task.allowWarning:
+        state = State.SUCCESS
+    elif state == State.SUCCESS and task.retry is not None and task.retry.warningOnRetry \
+            and len(tr.attempts) > 1:
+        state = State.WARNING
+    tr.state, tr.endDate, tr.wakeAt = state, now, None
+
+
+class Walk:
+    """One pass over the task tree; flowable task modules call back into it."""
+
+    def __init__(self, engine: Engine, ex: Execution, now: datetime):
+        self.engine = engine
+        self.ex = ex
+        self.now = now
+        self.renderer = engine.renderer
+        self.actions: list[Action] = []
+        self.wakes: list[datetime] = []
+        self.after_state: State | None = None
+        self.index = {(tr.parentId, tr.taskId, tr.iteration): tr for tr in ex.taskRuns}
+        self.by_id = {tr.id: tr for tr in ex.taskRuns}
+        self._base = base_context(engine.flow, ex, engine.envs)
+        self._outputs: tuple[dict, dict] | None = None
+
+    # -- contexts and rendering
+    def context(self, tr: TaskRun) -> dict[str, Any]:
+        if self._outputs is None:
+            self._outputs = outputs_map(self.ex)
+        ctx = task_run_context(self._base, *self._outputs, self.ex, tr,
+                               self.engine.tasks[tr.taskId].TYPE, self.by_id)
+        if self.after_state is not None:
+            ctx["execution"] = {**ctx["execution"], "state": self.after_state.value}
+        return ctx
+
+    def flow_context(self) -> dict[str, Any]:
+        outputs, states = outputs_map(self.ex)
+        return {**self._base, "outputs": outputs, "tasks": states}
+
+    def render(self, value: Any, tr: TaskRun) -> Any:
+        """Every string inside `value` rendered to a string."""
+        if isinstance(value, str) and "{" not in value:
+            return value
+        return self.renderer.render_deep(value, self.context(tr))
+
+    def render_value(self, value: Any, tr: TaskRun) -> Any:
+        """Typed rendering: a lone expression keeps its type (lists for ForEach, bools for If)."""
+        if isinstance(value, str) and "{" not in value:
+            return value
+        return self.renderer.render_value(value, self.context(tr))
+
+    def outputs_changed(self) -> None:
+        self._outputs = None
+
+    # -- side channels
+    def log(self, tr: TaskRun, level: str, message: str) -> None:
+        self.actions.append(LogLine(tr.id, tr.taskId, level, self.renderer.mask(message)))
+
+    def wake(self, at: datetime) -> None:
+        self.wakes.append(at)
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        self.ex.labels = {**self.ex.labels, **labels}
+        self._base["labels"] = self.ex.labels
+
+    def finish_actions(self) -> list[Action]:
+        if self.wakes:
+            self.actions.append(Wake(min(self.wakes)))
+        return self.actions
+
+    # -- structure
+    def block(self, tasks: list[Task], errors: list[Task], finally_: list[Task],
+              parent: TaskRun | None) -> State:
+        """A task list with its `errors` and `finally` handlers."""
+        return self.handlers(self.sequence(tasks, parent, "tasks"), errors, finally_, parent)
+
+    def handlers(self, status: State, errors: list[Task], finally_: list[Task],
+                 parent: TaskRun | None) -> State:
+        if not status.terminal:
+            return status
+        if status == State.FAILED and errors:
+            handled = self.sequence(errors, parent, "errors")
+            if not handled.terminal:
+                return handled
+        if finally_:
+            done = self.sequence(finally_, parent, "finally")
+            if not done.terminal:
+                return done
+            if done == State.FAILED:
+                return State.FAILED
+            if done == State.WARNING and status == State.SUCCESS:
+                return State.WARNING
+        return status
+
+    def sequence(self, tasks: list[Task], parent: TaskRun | None, branch: str,
+                 iteration: int | None = None) -> State:
+        """Run `tasks` one after the other; stop at the first failure."""
+        status = State.SUCCESS
+        parent_id = parent.id if parent else None
+        for task in tasks:
+            if task.disabled:
+                continue
+            tr = self.index.get((parent_id, task.id, iteration))
+            if tr is None:
+                tr = self.create(task, parent, branch, iteration)
+            state = self.advance(task, tr)
+            if not state.terminal:
+                return State.RUNNING
+            if state in (State.FAILED, State.KILLED):
+                return state
+            if state == State.WARNING:
+                status = State.WARNING
+        return status
+
+    def create(self, task: Task, parent: TaskRun | None, branch: str, iteration: int | None) -> TaskRun:
+        suffix = parent.id[len(parent.taskId):] if parent else ""
+        if iteration is not None:
+            assert parent is not None and parent.items is not None
+            value = parent.items[iteration]
+            value_path = [*parent.valuePath, value]
+            suffix += f".{iteration}"
+        else:
+            value = parent.value if parent else None
+            value_path = list(parent.valuePath) if parent else []
+        tr = TaskRun(id=task.id + suffix, taskId=task.id, parentId=parent.id if parent else None,
+                     branch=branch, value=value, valuePath=value_path, iteration=iteration,
+                     startDate=self.now)
+        self.ex.taskRuns.append(tr)
+        self.index[(tr.parentId, tr.taskId, iteration)] = tr
+        self.by_id[tr.id] = tr
+        if task.runIf is not True and task.runIf != "true":
+            try:
+                run = truthy(self.render(task.runIf, tr))
+            except RenderError as exc:
+                self.fail(task, tr, str(exc))
+                return tr
+            if not run:
+                tr.state, tr.endDate = State.SKIPPED, self.now
+        self.outputs_changed()
+        return tr
+
+    def fail(self, task: Task, tr: TaskRun, message: str) -> None:
+        tr.error = self.renderer.mask(message)
+        _finish(task, tr, State.FAILED, self.now)
+        self.log(tr, "ERROR", message)
+        self.outputs_changed()
+
+    def advance(self, task: Task, tr: TaskRun) -> State:
+        if tr.state in TERMINAL:
+            return tr.state
+        try:
+            if task.kind == "inline":
+                tr.state = State.RUNNING
+                result = task.evaluate(self, tr)  # type: ignore[attr-defined]
+                tr.outputs = result or {}
+                _finish(task, tr, State.SUCCESS, self.now)
+                self.outputs_changed()
+            elif task.kind == "flowable":
+                if tr.state == State.CREATED:
+                    tr.state = State.RUNNING
+                state = task.resolve(self, tr)  # type: ignore[attr-defined]
+                if state.terminal:
+                    _finish(task, tr, state, self.now)
+                    self.outputs_changed()
+                elif state == State.PAUSED:
+                    tr.state = State.PAUSED
+                elif tr.state == State.PAUSED:
+                    tr.state = State.RUNNING
+            elif tr.state == State.CREATED:
+                self._start_attempt(task, tr)
+            elif tr.state == State.RETRYING:
+                assert tr.wakeAt is not None
+                if self.now >= tr.wakeAt:
+                    self._start_attempt(task, tr)
+                else:
+                    self.wake(tr.wakeAt)
+        except (TaskFailed, RenderError) as exc:
+            self.fail(task, tr, str(exc))
+        return tr.state
+
+    def _start_attempt(self, task: Task, tr: TaskRun) -> None:
+        timeout = None
+        if task.timeout:
+            raw = self.render(task.timeout, tr) if is_template(task.timeout) else task.timeout
+            try:
+                timeout = parse_duration(raw)
+            except ValueError as exc:
+                raise TaskFailed(f"timeout: {exc}") from None
+        tr.attempts.append(Attempt(state=State.RUNNING, startDate=self.now))
+        tr.state, tr.wakeAt = State.RUNNING, None
+        assert isinstance(task, RunnableTask)
+        self.actions.append(StartTaskRun(tr.id, task, len(tr.attempts), self.context(tr), timeout))

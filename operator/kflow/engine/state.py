@@ -1,0 +1,106 @@
+"""Execution and task-run state (Kestra's states, §8), as plain serializable data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class State(StrEnum):
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    RESTARTED = "RESTARTED"
+    KILLING = "KILLING"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    CANCELLED = "CANCELLED"
+    QUEUED = "QUEUED"
+    RETRYING = "RETRYING"
+    RETRIED = "RETRIED"
+    SKIPPED = "SKIPPED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED,
+                      State.RETRIED, State.SKIPPED})
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Kestra renders instants as ISO-8601 UTC with microseconds and a Z."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(validate_assignment=False, use_enum_values=False)
+
+
+class Attempt(_Model):
+    state: State
+    startDate: datetime
+    endDate: datetime | None = None
+    exitCode: int | None = None
+
+
+class TaskRun(_Model):
+    id: str
+    taskId: str
+    parentId: str | None = None
+    branch: str = "tasks"
+    value: str | None = None
+    valuePath: list[str] = Field(default_factory=list)
+    iteration: int | None = None
+    state: State = State.CREATED
+    attempts: list[Attempt] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    startDate: datetime | None = None
+    endDate: datetime | None = None
+    wakeAt: datetime | None = None
+    items: list[Any] | None = None
+    error: str | None = None
+
+
+class History(_Model):
+    state: State
+    date: datetime
+
+
+class Execution(_Model):
+    id: str
+    namespace: str
+    flowId: str
+    flowRevision: int | None = None
+    state: State = State.CREATED
+    histories: list[History] = Field(default_factory=list)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    trigger: dict[str, Any] | None = None
+    taskRuns: list[TaskRun] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    startDate: datetime | None = None
+    endDate: datetime | None = None
+    error: str | None = None
+
+    def set_state(self, state: State, now: datetime) -> None:
+        if self.state == state and self.histories:
+            return
+        self.state = state
+        self.histories.append(History(state=state, date=now))
+        if state.terminal:
+            self.endDate = now
+
+    def task_run(self, run_id: str) -> TaskRun | None:
+        for tr in self.taskRuns:
+            if tr.id == run_id:
+                return tr
+        return None

@@ -1,0 +1,73 @@
+"""What Python and shell `Script` / `Commands` tasks share: files in, the `::{json}::` protocol out."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, ClassVar
+
+from kflow.errors import TaskFailed
+from kflow.tasks.base import RunnableTask
+from kflow.tasks.files import collect_output_files, localize_uris, stage_input_files
+
+_PROTOCOL = re.compile(r"^::(\{.*\})::$")
+_LEVELS = {"TRACE": "TRACE", "DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "WARN": "WARN",
+           "ERROR": "ERROR", "CRITICAL": "ERROR"}
+
+
+class ScriptTask(RunnableTask):
+    # Runs in the runner's own thread: the work happens in the child process it spawns.
+    isolate: ClassVar[bool] = False
+
+    inputFiles: dict[str, Any] | str | None = None
+    outputFiles: list[str] | None = None
+    namespaceFiles: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None
+    beforeCommands: list[str] | None = None
+    interpreter: list[str] = ["/bin/sh", "-c"]
+    failFast: bool = True
+    containerImage: str | None = None   # used by pods; a local run ignores it
+    taskRunner: dict[str, Any] | None = None
+    docker: dict[str, Any] | None = None
+    runner: str | None = None
+    warningOnStdErr: bool = True          # ignored since Kestra 0.23, accepted
+    targetOS: str = "AUTO"
+    outputDirectory: bool | None = None
+
+    def command_text(self, ctx: Any) -> str:
+        raise NotImplementedError
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        stage_input_files(ctx, self.inputFiles)
+        staged = set(ctx.workdir.rglob("*"))
+        before = [str(ctx.render(c)) for c in self.beforeCommands or []]
+        body = self.command_text(ctx)
+        script = "\n".join([*(["set -e"] if self.failFast else []), *before, body])
+        script = localize_uris(ctx, script)
+        env = {**os.environ, **ctx.env, "WORKING_DIR": str(ctx.workdir), "OUTPUT_DIR": str(ctx.workdir)}
+        for key, value in (ctx.render(self.env) or {}).items():
+            env[str(key)] = value if isinstance(value, str) else json.dumps(value)
+        outputs: dict[str, Any] = {}
+
+        def on_line(line: str, is_err: bool) -> None:
+            m = _PROTOCOL.match(line)
+            if m:
+                try:
+                    message = json.loads(m.group(1))
+                except ValueError:
+                    ctx.log("WARN", f"ignored invalid ::{{...}}:: line: {line[:200]}")
+                    return
+                outputs.update(message.get("outputs") or {})
+                for entry in message.get("logs") or []:
+                    ctx.log(_LEVELS.get(str(entry.get("level", "INFO")).upper(), "INFO"),
+                            str(entry.get("message", "")))
+                return
+            ctx.log("ERROR" if is_err else "INFO", line)
+
+        code = ctx.run_process([*self.interpreter, script], env=env, cwd=ctx.workdir, on_line=on_line)
+        files = collect_output_files(ctx, self.outputFiles, exclude=staged)
+        result = {"vars": outputs, "exitCode": code, "outputFiles": files}
+        if code != 0:
+            raise TaskFailed(f"Command failed with exit code {code}", exit_code=code, outputs=result)
+        return result
