@@ -179,6 +179,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if bad == 0 else EXIT_FAILED
 
 
+def cmd_operator(args: argparse.Namespace) -> int:
+    from kflow.k8s import operator
+
+    operator.run(args.namespace, args.liveness)
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from kflow import worker
+
+    return worker.pod_prepare() if args.mode == "prepare" else worker.pod_run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kflow", description="Kestra flows on one machine or on Kubernetes")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("files", nargs="+")
     val.add_argument("-v", "--verbose", action="store_true")
     val.set_defaults(func=cmd_validate)
+    op = sub.add_parser("operator", help="run the Kubernetes operator (kubeconfig or in-cluster)")
+    op.add_argument("-n", "--namespace", action="append", default=[],
+                    help="watch only this namespace (repeatable); default: all namespaces")
+    op.add_argument("--liveness", metavar="URL", default="http://0.0.0.0:8080/healthz",
+                    help="liveness endpoint (default %(default)s)")
+    op.set_defaults(func=cmd_operator)
+    wk = sub.add_parser("worker", help="run one task attempt inside a task pod (used by the operator)")
+    wk.add_argument("mode", choices=["run", "prepare"])
+    wk.set_defaults(func=cmd_worker)
     return parser
 
 

@@ -55,7 +55,12 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
                          task_id=task.id, task_run_id=spec["taskRunId"], attempt=spec["attempt"],
                          workdir=Path(spec["workdir"]), storage=storage, env=dict(os.environ), log=log)
     try:
-        return {"state": "SUCCESS", "outputs": task.run(ctx)}
+        outputs = task.run(ctx)
+        result: dict[str, Any] = {"state": "SUCCESS", "outputs": outputs}
+        preview = store_preview(storage, outputs)
+        if preview:
+            result["preview"] = preview
+        return result
     except TaskFailed as exc:
         return {"state": "FAILED", "error": renderer.mask(str(exc)), "exitCode": exc.exit_code,
                 "outputs": exc.outputs}
@@ -64,9 +69,114 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return {"state": "FAILED", "error": renderer.mask(f"internal error: {detail}")}
 
 
+def store_preview(storage: Any, outputs: dict[str, Any], rows: int = 20, limit: int = 2000) -> list | None:
+    """First rows of a `fetchType: STORE` result, for people reading the status (not an output)."""
+    uri = outputs.get("uri") if isinstance(outputs, dict) else None
+    if not isinstance(uri, str) or not uri.endswith(".ion"):
+        return None
+    from kflow.tasks.ion import read_rows
+
+    out: list = []
+    try:
+        for i, row in enumerate(read_rows(storage.resolve(uri))):
+            if i >= rows or len(json.dumps(out, default=str)) > limit:
+                break
+            out.append(row)
+    except Exception:  # a preview is a convenience; never fail a task for it
+        return None
+    return out
+
+
 def main() -> int:
     spec = json.load(sys.stdin)
     emit({RESULT_KEY: run_spec(spec)})
+    return 0
+
+
+# ---- inside a task pod ---------------------------------------------------------------------------
+TERMINATION_LOG = "/dev/termination-log"
+# One protocol line listing the files the command wrote (JSON strings), for outputFiles.
+FILES_TRAILER = r"""files=$(find . -type f ! -path './.kflow/*' ! -path './.inputs/*' | grep -vxF -f .kflow/staged \
+  | sed 's|^\./||; s/\\/\\\\/g; s/"/\\"/g; s/.*/"&"/' | paste -sd, -)
+printf '::{"kflow.files":[%s]}::\n' "$files"
+"""
+MESSAGE_LIMIT = 3500  # the kubelet keeps at most 4096 bytes of a termination message
+
+
+def _pod_spec() -> dict[str, Any]:
+    raw = os.environ.get("KFLOW_TASK_SPEC")
+    if not raw:
+        raise SystemExit("kflow worker: KFLOW_TASK_SPEC is not set")
+    return json.loads(raw)
+
+
+def _terminate(payload: dict[str, Any]) -> None:
+    text = json.dumps(payload, separators=(",", ":"), default=str)
+    if len(text.encode()) > MESSAGE_LIMIT:
+        text = json.dumps({"resultInLogs": True})
+    try:
+        with open(os.environ.get("KFLOW_TERMINATION_LOG", TERMINATION_LOG), "w") as f:
+            f.write(text)
+    except OSError:
+        pass
+
+
+def pod_run() -> int:
+    """Run a built-in task in its pod: logs on stdout, the result in the termination message and as
+    the last `::{"kflow.result": ...}::` line (for results too large for the message)."""
+    Path(_pod_spec()["workdir"]).mkdir(parents=True, exist_ok=True)
+    global emit
+    plain = emit
+
+    def human(payload: dict[str, Any]) -> None:
+        for entry in payload.get("logs") or []:
+            print(f"{entry['level']:<5} {entry['message']}", flush=True)
+        if RESULT_KEY in payload:
+            plain(payload)
+
+    emit = human
+    result = run_spec(_pod_spec())
+    emit({RESULT_KEY: result})
+    _terminate(result)
+    return 0 if result["state"] == "SUCCESS" else 1
+
+
+def pod_prepare() -> int:
+    """Init container of a script task: stage inputFiles and write `.kflow/run.sh`, which the task's
+    own image runs (it needs only a POSIX shell); run.sh ends by listing the files the command wrote."""
+    import shlex
+
+    from kflow.errors import TaskFailed
+    from kflow.expr import Renderer
+    from kflow.runner.context import TaskRunContext
+    from kflow.runner.storage import ExecutionStorage
+    from kflow.tasks.registry import task_class
+
+    spec = _pod_spec()
+    task = task_class(spec["task"]["type"]).model_validate(spec["task"])  # type: ignore[union-attr]
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    storage = ExecutionStorage.__new__(ExecutionStorage)
+    storage.root, storage.prefix = Path(spec["storage"]["root"]), spec["storage"]["prefix"]
+    renderer = Renderer(secrets=os.environ)
+    ctx = TaskRunContext(renderer=renderer, context=spec["context"], execution_id=spec["executionId"],
+                         task_id=task.id, task_run_id=spec["taskRunId"], attempt=spec["attempt"],
+                         workdir=workdir, storage=storage, env=dict(os.environ),
+                         log=lambda level, msg: print(f"{level:<5} {msg}", flush=True))
+    try:
+        argv, env, staged = task.prepare(ctx)  # type: ignore[attr-defined]
+    except TaskFailed as exc:
+        _terminate({"state": "FAILED", "error": renderer.mask(str(exc))})
+        print(renderer.mask(str(exc)), file=sys.stderr)
+        return 1
+    internal = workdir / ".kflow"
+    internal.mkdir(exist_ok=True)
+    (internal / "staged").write_text("".join(f"./{p.relative_to(workdir).as_posix()}\n"
+                                             for p in sorted(staged) if p.is_file()))
+    lines = ["#!/bin/sh", f"cd {shlex.quote(str(workdir))} || exit 125"]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    lines += [" ".join(shlex.quote(a) for a in argv), "code=$?", FILES_TRAILER, "exit $code"]
+    (internal / "run.sh").write_text("\n".join(lines) + "\n")
     return 0
 
 

@@ -13,13 +13,13 @@ def outputs_map(execution: Execution) -> tuple[dict[str, Any], dict[str, Any]]:
     outputs: dict[str, Any] = {}
     states: dict[str, Any] = {}
     for tr in execution.taskRuns:
-        _put(states, tr, {"state": tr.state.value})
+        put_view(states, tr, {"state": tr.state.value})
         if tr.outputs:
-            _put(outputs, tr, tr.outputs)
+            put_view(outputs, tr, tr.outputs)
     return outputs, states
 
 
-def _put(target: dict[str, Any], tr: TaskRun, value: Any) -> None:
+def put_view(target: dict[str, Any], tr: TaskRun, value: Any) -> None:
     if not tr.valuePath:
         target[tr.taskId] = value
         return

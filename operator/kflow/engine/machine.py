@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kflow.engine.context import base_context, outputs_map, task_run_context
+from kflow.engine.context import base_context, outputs_map, put_view, task_run_context
 from kflow.engine.retry import next_attempt_at
 from kflow.engine.state import TERMINAL, Attempt, Execution, State, TaskRun
 from kflow.errors import TaskFailed
@@ -62,6 +62,7 @@ class TaskRunResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     exit_code: int | None = None
+    preview: list[Any] | None = None  # first rows of a stored result, shown in status only
 
 
 class Engine:
@@ -193,21 +194,19 @@ class Walk:
         self.index = {(tr.parentId, tr.taskId, tr.iteration): tr for tr in ex.taskRuns}
         self.by_id = {tr.id: tr for tr in ex.taskRuns}
         self._base = base_context(engine.flow, ex, engine.envs)
-        self._outputs: tuple[dict, dict] | None = None
+        # `outputs.*` and `tasks.*` views, built once per walk and kept current in place.
+        self._outputs, self._states = outputs_map(ex)
 
     # -- contexts and rendering
     def context(self, tr: TaskRun) -> dict[str, Any]:
-        if self._outputs is None:
-            self._outputs = outputs_map(self.ex)
-        ctx = task_run_context(self._base, *self._outputs, self.ex, tr,
+        ctx = task_run_context(self._base, self._outputs, self._states, self.ex, tr,
                                self.engine.tasks[tr.taskId].TYPE, self.by_id)
         if self.after_state is not None:
             ctx["execution"] = {**ctx["execution"], "state": self.after_state.value}
         return ctx
 
     def flow_context(self) -> dict[str, Any]:
-        outputs, states = outputs_map(self.ex)
-        return {**self._base, "outputs": outputs, "tasks": states}
+        return {**self._base, "outputs": self._outputs, "tasks": self._states}
 
     def render(self, value: Any, tr: TaskRun) -> Any:
         """Every string inside `value` rendered to a string."""
@@ -221,8 +220,14 @@ class Walk:
             return value
         return self.renderer.render_value(value, self.context(tr))
 
-    def outputs_changed(self) -> None:
-        self._outputs = None
+    def outputs_changed(self, tr: TaskRun | None = None) -> None:
+        """Refresh the expression views of `tr` (state and outputs) after it changed."""
+        if tr is None:
+            self._outputs, self._states = outputs_map(self.ex)
+            return
+        put_view(self._states, tr, {"state": tr.state.value})
+        if tr.outputs:
+            put_view(self._outputs, tr, tr.outputs)
 
     # -- side channels
     def log(self, tr: TaskRun, level: str, message: str) -> None:
@@ -308,14 +313,14 @@ class Walk:
                 return tr
             if not run:
                 tr.state, tr.endDate = State.SKIPPED, self.now
-        self.outputs_changed()
+        self.outputs_changed(tr)
         return tr
 
     def fail(self, task: Task, tr: TaskRun, message: str) -> None:
         tr.error = self.renderer.mask(message)
         _finish(task, tr, State.FAILED, self.now)
         self.log(tr, "ERROR", message)
-        self.outputs_changed()
+        self.outputs_changed(tr)
 
     def advance(self, task: Task, tr: TaskRun) -> State:
         if tr.state in TERMINAL:
@@ -326,14 +331,14 @@ class Walk:
                 result = task.evaluate(self, tr)  # type: ignore[attr-defined]
                 tr.outputs = result or {}
                 _finish(task, tr, State.SUCCESS, self.now)
-                self.outputs_changed()
+                self.outputs_changed(tr)
             elif task.kind == "flowable":
                 if tr.state == State.CREATED:
                     tr.state = State.RUNNING
                 state = task.resolve(self, tr)  # type: ignore[attr-defined]
                 if state.terminal:
                     _finish(task, tr, state, self.now)
-                    self.outputs_changed()
+                    self.outputs_changed(tr)
                 elif state == State.PAUSED:
                     tr.state = State.PAUSED
                 elif tr.state == State.PAUSED:
@@ -360,5 +365,6 @@ class Walk:
                 raise TaskFailed(f"timeout: {exc}") from None
         tr.attempts.append(Attempt(state=State.RUNNING, startDate=self.now))
         tr.state, tr.wakeAt = State.RUNNING, None
+        self.outputs_changed(tr)
         assert isinstance(task, RunnableTask)
         self.actions.append(StartTaskRun(tr.id, task, len(tr.attempts), self.context(tr), timeout))

@@ -29,6 +29,10 @@ class ExecutionStorage:
         rel = Path(path).resolve().relative_to(self.root.resolve())
         return SCHEME + quote(self.prefix + rel.as_posix(), safe="/._-~+")
 
+    def uri_for_relative(self, rel: str) -> str:
+        """The URI of a file at `rel` below the root, without touching the file system."""
+        return SCHEME + quote(self.prefix + rel.lstrip("/"), safe="/._-~+")
+
     def resolve(self, uri: str) -> Path:
         """Map a kestra:// URI of this execution to its file; refuse anything outside it."""
         if not uri.startswith(SCHEME):

@@ -28,7 +28,7 @@ class If(FlowableTask):
         if "evaluationResult" not in tr.outputs:
             # Evaluated once: later passes follow the branch already chosen.
             tr.outputs = {"evaluationResult": truthy(walk.render_value(self.condition, tr))}
-            walk.outputs_changed()
+            walk.outputs_changed(tr)
         branch = self.then if tr.outputs["evaluationResult"] else self.else_
         return walk.handlers(walk.sequence(branch, tr, "then" if branch is self.then else "else"),
                              self.errors, self.finally_, tr)

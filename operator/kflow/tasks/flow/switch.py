@@ -28,7 +28,7 @@ class Switch(FlowableTask):
     def resolve(self, walk: Any, tr: Any) -> State:
         if "value" not in tr.outputs:
             tr.outputs = {"value": str(walk.render(self.value, tr))}
-            walk.outputs_changed()
+            walk.outputs_changed(tr)
         key = tr.outputs["value"]
         branch = self.cases.get(key, self.defaults)
         return walk.handlers(walk.sequence(branch, tr, f"cases.{key}" if key in self.cases else "defaults"),

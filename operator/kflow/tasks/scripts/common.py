@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 from kflow.errors import TaskFailed
@@ -38,36 +39,47 @@ class ScriptTask(RunnableTask):
     def command_text(self, ctx: Any) -> str:
         raise NotImplementedError
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    def prepare(self, ctx: Any) -> tuple[list[str], dict[str, str], set[Path]]:
+        """Stage files and render the command: (argv, extra env, files present before it runs)."""
         stage_input_files(ctx, self.inputFiles)
         staged = set(ctx.workdir.rglob("*"))
         before = [str(ctx.render(c)) for c in self.beforeCommands or []]
         body = self.command_text(ctx)
         script = "\n".join([*(["set -e"] if self.failFast else []), *before, body])
         script = localize_uris(ctx, script)
-        env = {**os.environ, **ctx.env, "WORKING_DIR": str(ctx.workdir), "OUTPUT_DIR": str(ctx.workdir)}
+        env = {"WORKING_DIR": str(ctx.workdir), "OUTPUT_DIR": str(ctx.workdir)}
         for key, value in (ctx.render(self.env) or {}).items():
             env[str(key)] = value if isinstance(value, str) else json.dumps(value)
-        outputs: dict[str, Any] = {}
+        return [*self.interpreter, script], env, staged
 
-        def on_line(line: str, is_err: bool) -> None:
-            m = _PROTOCOL.match(line)
-            if m:
-                try:
-                    message = json.loads(m.group(1))
-                except ValueError:
-                    ctx.log("WARN", f"ignored invalid ::{{...}}:: line: {line[:200]}")
-                    return
-                outputs.update(message.get("outputs") or {})
-                for entry in message.get("logs") or []:
-                    ctx.log(_LEVELS.get(str(entry.get("level", "INFO")).upper(), "INFO"),
-                            str(entry.get("message", "")))
-                return
-            ctx.log("ERROR" if is_err else "INFO", line)
-
-        code = ctx.run_process([*self.interpreter, script], env=env, cwd=ctx.workdir, on_line=on_line)
+    def finish(self, ctx: Any, code: int, outputs: dict[str, Any], staged: set[Path]) -> dict[str, Any]:
         files = collect_output_files(ctx, self.outputFiles, exclude=staged)
         result = {"vars": outputs, "exitCode": code, "outputFiles": files}
         if code != 0:
             raise TaskFailed(f"Command failed with exit code {code}", exit_code=code, outputs=result)
         return result
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        argv, extra_env, staged = self.prepare(ctx)
+        outputs: dict[str, Any] = {}
+        code = ctx.run_process(argv, env={**os.environ, **ctx.env, **extra_env}, cwd=ctx.workdir,
+                               on_line=lambda line, is_err: parse_line(ctx, outputs, line, is_err))
+        return self.finish(ctx, code, outputs, staged)
+
+
+def parse_line(ctx: Any, outputs: dict[str, Any], line: str, is_err: bool) -> None:
+    """Kestra's stdout protocol: `::{"outputs": ...}::` and `::{"logs": [...]}::` lines; others are logs."""
+    m = _PROTOCOL.match(line)
+    if not m:
+        ctx.log("ERROR" if is_err else "INFO", line)
+        return
+    try:
+        message = json.loads(m.group(1))
+    except ValueError:
+        ctx.log("WARN", f"ignored invalid ::{{...}}:: line: {line[:200]}")
+        return
+    if not isinstance(message, dict):
+        return
+    outputs.update(message.get("outputs") or {})
+    for entry in message.get("logs") or []:
+        ctx.log(_LEVELS.get(str(entry.get("level", "INFO")).upper(), "INFO"), str(entry.get("message", "")))

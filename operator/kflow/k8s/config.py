@@ -1,0 +1,34 @@
+"""Operator settings, from the environment (the Helm chart sets them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    runtime_image: str = "ghcr.io/kflow-dev/kflow:0.1.0"
+    storage_class: str | None = None
+    storage_size: str = "1Gi"
+    storage_mount: str = "/kflow/storage"
+    pod_ttl_seconds: int | None = None
+    run_as_user: int = 1000
+    secrets_from: str | None = None
+    worker_command: list[str] = field(default_factory=lambda: ["kflow", "worker"])
+    pull_policy: str = "IfNotPresent"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> OperatorConfig:
+        env = dict(os.environ if env is None else env)
+        ttl = env.get("KFLOW_POD_TTL_SECONDS")
+        return cls(
+            runtime_image=env.get("KFLOW_RUNTIME_IMAGE", cls.runtime_image),
+            storage_class=env.get("KFLOW_STORAGE_CLASS") or None,
+            storage_size=env.get("KFLOW_STORAGE_SIZE", cls.storage_size),
+            pod_ttl_seconds=int(ttl) if ttl else None,
+            run_as_user=int(env.get("KFLOW_RUN_AS_USER", "1000")),
+            secrets_from=env.get("KFLOW_SECRETS_FROM") or None,
+            worker_command=(env.get("KFLOW_WORKER_COMMAND") or "kflow worker").split(),
+            pull_policy=env.get("KFLOW_PULL_POLICY", cls.pull_policy),
+        )

@@ -1,0 +1,381 @@
+"""The Execution driver: one level-based reconcile loop per live Execution.
+
+Each pass reads what is true now (the Execution's status, its pods), feeds finished pods to the pure
+engine, carries out the engine's actions (create pods with deterministic names; a 409 means done),
+and writes the status. Killing the operator at any point loses nothing: the next pass redoes
+whatever had not been recorded, and the names make every create idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kflow.engine.machine import Engine, KillTaskRun, LogLine, StartTaskRun, TaskRunResult, Wake
+from kflow.engine.state import Execution, State
+from kflow.errors import FlowInvalid, InputsInvalid
+from kflow.expr import Renderer
+from kflow.k8s import naming as n
+from kflow.k8s import resources, results, snapshot
+from kflow.k8s.shared import Shared
+from kflow.model.flow import Flow, parse_flow
+from kflow.runner.storage import ExecutionStorage
+from kflow.tasks.base import RunnableTask
+from kflow.tasks.scripts.common import ScriptTask
+from kflow.worker import build_spec
+
+log = logging.getLogger("kflow.executions")
+PLURAL = "executions"
+ACTIVE = (State.RUNNING, State.PAUSED, State.KILLING, State.RETRYING)
+CHUNK_BYTES = 900 * 1024
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pending(Exception):
+    """Not ready yet (e.g. the Flow is not there): try again after `delay` seconds."""
+
+    def __init__(self, reason: str, message: str, delay: float = 5.0):
+        self.reason, self.delay = reason, delay
+        super().__init__(message)
+
+
+class Driver:
+    def __init__(self, shared: Shared, namespace: str, name: str, post_event: Any = None):
+        self.shared = shared
+        self.kube = shared.kube
+        self.config = shared.config
+        self.ns = namespace
+        self.name = name
+        self.post_event = post_event or (lambda *a, **k: None)
+        self.flow: Flow | None = None
+        self.flow_name: str | None = None
+        self.flow_generation: int | None = None
+        self.renderer = Renderer(secrets=os.environ)
+        self.outputs_of: dict[str, dict] = {}
+        self.chunks: dict[str, int] = {}      # outputs ConfigMap -> bytes used
+        self.spilled: dict[str, str] = {}     # task run id -> ConfigMap
+        self.pvc_ready = False
+        self.last_status: dict[str, Any] | None = None
+        self.labels_synced: dict[str, str] | None = None
+        self.previews: dict[str, list] = {}
+
+    # ---- the flow this execution runs, frozen at its start ----------------------------------------
+    async def load_flow(self, body: dict[str, Any]) -> Flow:
+        if self.flow is not None:
+            return self.flow
+        snap_name = n.flow_snapshot_name(self.name)
+        snap = await self.kube.get_config_map(self.ns, snap_name)
+        if snap is None:
+            ref = body["spec"]["flowRef"]["name"]
+            flow_obj = await self.kube.get_custom(self.ns, "flows", ref)
+            if flow_obj is None:
+                raise Pending("FlowNotFound", f"Flow {ref!r} not found in namespace {self.ns}")
+            data = {"flow.yaml": yaml.safe_dump(flow_obj.get("spec") or {}, sort_keys=False),
+                    "generation": str(flow_obj["metadata"].get("generation", 1)), "name": ref}
+            await self.kube.create(resources.config_map(body, snap_name, data, "flow"))
+            snap = await self.kube.get_config_map(self.ns, snap_name)  # whichever snapshot won
+            assert snap is not None
+        data = snap.get("data") or {}
+        self.flow_name = data.get("name")
+        self.flow_generation = int(data.get("generation") or 1)
+        raw = yaml.safe_load(data.get("flow.yaml") or "{}") or {}
+        raw.setdefault("id", self.flow_name)
+        raw.setdefault("namespace", self.ns)
+        self.flow = parse_flow(raw, f"Flow {self.flow_name}", "spec")
+        return self.flow
+
+    # ---- one pass ---------------------------------------------------------------------------------
+    async def reconcile(self, body: dict[str, Any]) -> datetime | None | bool:
+        """Returns True when the execution is over, else when to look again (None: on the next event)."""
+        status = body.get("status") or {}
+        spec = body.get("spec") or {}
+        now = utcnow()
+        if State(status.get("state") or "CREATED").terminal:
+            return True
+        try:
+            flow = await self.load_flow(body)
+        except Pending as exc:
+            await self._patch(body, {"state": "CREATED", "reason": exc.reason, "message": str(exc),
+                                     "conditions": self._conditions("Unknown", exc.reason, str(exc), body)})
+            return now + timedelta(seconds=exc.delay)
+        except FlowInvalid as exc:
+            return await self._fail_early(body, "InvalidFlow", "; ".join(str(p) for p in exc.problems))
+        engine = Engine(flow, self.renderer)
+        if not status.get("state") or not status.get("taskRuns") and status.get("state") == "CREATED":
+            try:
+                ex = engine.create_execution(self.name, spec.get("inputs") or {}, now,
+                                             labels=spec.get("labels") or {}, trigger=spec.get("trigger"))
+            except InputsInvalid as exc:
+                return await self._fail_early(body, "InvalidInputs", str(exc))
+        else:
+            await self._load_spilled(status)
+            ex = snapshot.execution_from_status(status, execution_id=self.name, namespace=flow.namespace,
+                                                flow_id=flow.id, trigger=spec.get("trigger"),
+                                                outputs_of=self.outputs_of)
+        if spec.get("kill") and not ex.state.terminal:
+            for action in engine.kill(ex, now):
+                await self._kill(ex, action)
+        else:
+            if ex.state in (State.CREATED, State.QUEUED):
+                await self._admit(ex, flow, body, engine, now)
+            if ex.state not in (State.CREATED, State.QUEUED) and not ex.state.terminal:
+                await self._observe(engine, ex, body)
+                actions = engine.step(ex, utcnow())
+                wake = await self._carry_out(engine, ex, body, actions)
+                await self._persist(body, ex, now)
+                if ex.state.terminal:
+                    self._release(body)
+                    return True
+                return wake
+        await self._persist(body, ex, now)
+        if ex.state.terminal:
+            self._release(body)
+            return True
+        return None
+
+    # ---- concurrency ------------------------------------------------------------------------------
+    async def _admit(self, ex: Execution, flow: Flow, body: dict[str, Any], engine: Engine, now: datetime) -> None:
+        if flow.concurrency is None:
+            engine.start(ex, now)
+            return
+        key = (self.ns, self.flow_name or "")
+        async with self.shared.flow_locks[key]:
+            running = self.shared.running[key]
+            if running is None:
+                running = self.shared.running[key] = {
+                    name for name, (state, _) in self.shared.executions[key].items()
+                    if state in {s.value for s in ACTIVE}}
+            waiting = sorted((created, name) for name, (state, created) in self.shared.executions[key].items()
+                             if name not in running and state in (None, "CREATED", "QUEUED"))
+            mine = (body["metadata"].get("creationTimestamp") or "", self.name)
+            first = not waiting or min(waiting + [mine]) == mine
+            if len(running) < flow.concurrency.limit and (first or flow.concurrency.behavior != "QUEUE"):
+                running.add(self.name)
+                engine.start(ex, now)
+                # Record the slot before anyone else counts: the status write below makes it durable.
+                await self._persist(body, ex, now)
+                return
+        behavior = flow.concurrency.behavior
+        if behavior == "QUEUE":
+            if ex.state != State.QUEUED:
+                engine.queue(ex, now)
+                self.post_event("Normal", "Queued", f"waiting for a concurrency slot of flow {self.flow_name}")
+        elif behavior == "CANCEL":
+            engine.cancel(ex, now, State.CANCELLED, f"concurrency limit {flow.concurrency.limit} reached")
+        else:
+            engine.cancel(ex, now, State.FAILED, f"concurrency limit {flow.concurrency.limit} reached")
+
+    def _release(self, body: dict[str, Any]) -> None:
+        key = (self.ns, self.flow_name or body["spec"]["flowRef"]["name"])
+        running = self.shared.running.get(key)
+        if running is not None:
+            running.discard(self.name)
+        self.shared.wake_flow(*key)
+
+    # ---- pods -------------------------------------------------------------------------------------
+    def _storage(self, flow: Flow) -> ExecutionStorage:
+        return ExecutionStorage(Path(self.config.storage_mount), flow.namespace, flow.id, self.name)
+
+    async def _pod(self, name: str) -> dict[str, Any] | None:
+        pod = self.shared.pods.get((self.ns, name))
+        if pod is None:
+            pod = await self.kube.get_pod(self.ns, name)
+        return pod
+
+    async def _observe(self, engine: Engine, ex: Execution, body: dict[str, Any]) -> None:
+        for tr in list(ex.taskRuns):
+            task = engine.tasks.get(tr.taskId)
+            if tr.state != State.RUNNING or not isinstance(task, RunnableTask) or not tr.attempts:
+                continue
+            attempt = len(tr.attempts)
+            pod_name = n.pod_name(self.name, tr.id, attempt)
+            pod = await self._pod(pod_name)
+            if pod is None:
+                engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {},
+                                               f"pod {pod_name} disappeared before it finished"), utcnow())
+                continue
+            if not results.pod_finished(pod):
+                continue
+            timeout = _timeout(task)
+            script = isinstance(task, ScriptTask)
+            logs = await self.kube.pod_log(self.ns, pod_name, "task") if results.needs_logs(pod, script) else ""
+            if script:
+                workdir = f"work/{tr.id}-{attempt}/"
+                storage = self._storage(engine.flow)
+                result = results.script_result(tr.id, attempt, pod, logs, timeout, task.outputFiles or [],
+                                               lambda rel, w=workdir, s=storage: s.uri_for_relative(w + rel),
+                                               lambda level, msg: None)
+            else:
+                result = results.builtin_result(tr.id, attempt, pod, logs, timeout)
+            if result.preview:
+                self.previews[tr.id] = result.preview
+            engine.apply(ex, result, utcnow())
+
+    async def _carry_out(self, engine: Engine, ex: Execution, body: dict[str, Any],
+                         actions: list[Any]) -> datetime | None:
+        wake = None
+        for action in actions:
+            if isinstance(action, StartTaskRun):
+                await self._start(engine, ex, body, action)
+            elif isinstance(action, KillTaskRun):
+                await self._kill(ex, action)
+            elif isinstance(action, LogLine):
+                log.info("[%s/%s] %s %s", self.name, action.task_id, action.level, action.message)
+            elif isinstance(action, Wake):
+                wake = action.at
+        return wake
+
+    async def _start(self, engine: Engine, ex: Execution, body: dict[str, Any], action: StartTaskRun) -> None:
+        if not self.pvc_ready:
+            await self.kube.create(resources.storage_pvc(body, self.config))
+            self.pvc_ready = True
+        flow = engine.flow
+        storage = self._storage(flow)
+        workdir = Path(self.config.storage_mount) / "work" / f"{action.run_id}-{action.attempt}"
+        spec = build_spec(action.task, action.context, execution_id=self.name, task_run_id=action.run_id,
+                          attempt=action.attempt, workdir=workdir, storage=storage)
+        pod = resources.task_pod(body, flow_name=self.flow_name or "", task=action.task, task_run_id=action.run_id,
+                                 attempt=action.attempt, worker_spec=spec, timeout=action.timeout,
+                                 config=self.config)
+        _, created = await self.kube.create(pod)
+        if created:
+            self.post_event("Normal", "TaskStarted",
+                            f"task run {action.run_id} attempt {action.attempt}: pod {pod['metadata']['name']}")
+
+    async def _kill(self, ex: Execution, action: KillTaskRun) -> None:
+        tr = ex.task_run(action.run_id)
+        if tr is not None and tr.attempts:
+            await self.kube.delete_pod(self.ns, n.pod_name(self.name, tr.id, len(tr.attempts)))
+
+    # ---- status -----------------------------------------------------------------------------------
+    async def _load_spilled(self, status: dict[str, Any]) -> None:
+        for ref in status.get("outputsRefs") or []:
+            if ref in self.chunks:
+                continue
+            cm = await self.kube.get_config_map(self.ns, ref) or {}
+            data = cm.get("data") or {}
+            self.chunks[ref] = sum(len(v) for v in data.values())
+            for run_id, text in data.items():
+                self.outputs_of[run_id] = json.loads(text)
+                self.spilled[run_id] = ref
+
+    async def _spill(self, body: dict[str, Any], ex: Execution) -> dict[str, dict]:
+        inline, spill = snapshot.split_outputs(ex, set(self.spilled))
+        new = {k: v for k, v in spill.items() if k not in self.spilled}
+        for run_id, outputs in new.items():
+            text = json.dumps(outputs, separators=(",", ":"), default=str)
+            ref = next((c for c, used in self.chunks.items() if used + len(text) < CHUNK_BYTES), None)
+            if ref is None:
+                ref = n.dns_label(f"{self.name}-outputs-{len(self.chunks)}")
+                await self.kube.create(resources.config_map(body, ref, {}, "outputs"))
+                self.chunks[ref] = 0
+            await self.kube.patch_config_map(self.ns, ref, {run_id: text})
+            self.chunks[ref] += len(text)
+            self.spilled[run_id] = ref
+        return inline
+
+    async def _persist(self, body: dict[str, Any], ex: Execution, now: datetime) -> None:
+        inline = await self._spill(body, ex)
+        previous = self.last_status or body.get("status") or {}
+        reason = {State.CANCELLED: "ConcurrencyLimit"}.get(ex.state) if ex.error and "concurrency" in \
+            (ex.error or "") else None
+        for tr in previous.get("taskRuns") or []:
+            if tr.get("preview") and tr["id"] not in self.previews:
+                self.previews[tr["id"]] = tr["preview"]
+        status = snapshot.execution_status(ex, execution_name=self.name, flow_generation=self.flow_generation,
+                                           generation=body["metadata"].get("generation"), now=utcnow(),
+                                           reason=reason, previous=previous, inline=inline,
+                                           outputs_refs=sorted(self.chunks) or None)
+        for item in status["taskRuns"]:
+            if item["id"] in self.previews:
+                item["preview"] = self.previews[item["id"]]
+        if _same(status, previous):
+            return
+        self._events(previous, status)
+        await self._patch(body, status)
+        await self._sync_labels(ex)
+
+    async def _patch(self, body: dict[str, Any], status: dict[str, Any]) -> None:
+        await self.kube.patch_status(self.ns, PLURAL, self.name, status)
+        self.last_status = {**(self.last_status or body.get("status") or {}), **status}
+        key = (self.ns, body["spec"]["flowRef"]["name"])
+        created = body["metadata"].get("creationTimestamp") or ""
+        self.shared.executions[key][self.name] = (status.get("state"), created)
+
+    async def _sync_labels(self, ex: Execution) -> None:
+        wanted = {k: v for k, v in ex.labels.items() if _valid_label(k, v)}
+        if wanted and wanted != self.labels_synced:
+            await self.kube.patch_labels(self.ns, PLURAL, self.name, wanted)
+            self.labels_synced = wanted
+
+    def _events(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        before = {tr["id"]: tr.get("state") for tr in old.get("taskRuns") or []}
+        for tr in new.get("taskRuns") or []:
+            state = tr.get("state")
+            if state == before.get(tr["id"]) or state not in ("SUCCESS", "WARNING", "FAILED", "KILLED"):
+                continue
+            if state == "FAILED":
+                self.post_event("Warning", "TaskFailed", f"task run {tr['id']} failed: {tr.get('error') or ''}"[:1000])
+            else:
+                self.post_event("Normal", "TaskFinished", f"task run {tr['id']} ended {state}")
+        if new.get("state") != old.get("state") and State(new["state"]).terminal:
+            kind = "Normal" if new["state"] in ("SUCCESS", "WARNING") else "Warning"
+            self.post_event(kind, f"Execution{new['state'].title()}", new.get("message") or new["state"])
+
+    async def _fail_early(self, body: dict[str, Any], reason: str, message: str) -> bool:
+        now = utcnow()
+        ex = Execution(id=self.name, namespace=self.ns, flowId=body["spec"]["flowRef"]["name"], startDate=now,
+                       error=message)
+        ex.set_state(State.CREATED, now)
+        ex.set_state(State.FAILED, now)
+        status = snapshot.execution_status(ex, execution_name=self.name, flow_generation=self.flow_generation,
+                                           generation=body["metadata"].get("generation"), now=now, reason=reason)
+        status["message"] = message
+        status["conditions"] = self._conditions("False", reason, message, body, terminal=True)
+        self.post_event("Warning", reason, message[:1000])
+        await self._patch(body, status)
+        return True
+
+    def _conditions(self, succeeded: str, reason: str, message: str, body: dict[str, Any],
+                    terminal: bool = False) -> list[dict[str, Any]]:
+        now = snapshot.ts(utcnow())
+        gen = body["metadata"].get("generation")
+        return [{"type": t, "status": s, "reason": reason, "message": message, "lastTransitionTime": now,
+                 "observedGeneration": gen}
+                for t, s in (("Running", "False"), ("Succeeded", succeeded),
+                             ("Completed", "True" if terminal else "False"))]
+
+
+def _timeout(task: Any) -> timedelta | None:
+    from kflow.model.common import is_template
+    from kflow.model.durations import parse_duration
+
+    if not task.timeout or is_template(task.timeout):
+        return None
+    return parse_duration(task.timeout)
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    def strip(s: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in s.items() if k not in ("conditions", "duration")}
+        out["conditions"] = [{k: v for k, v in c.items() if k != "lastTransitionTime"}
+                             for c in s.get("conditions") or []]
+        return out
+    return strip(a) == strip(b)
+
+
+def _valid_label(key: str, value: str) -> bool:
+    import re
+
+    name = key.rsplit("/", 1)[-1]
+    return bool(re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", name)) and len(key) <= 253 \
+        and bool(re.fullmatch(r"(|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)", value))

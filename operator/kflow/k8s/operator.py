@@ -1,0 +1,149 @@
+"""The kopf operator: thin handlers around the Flow validator and the Execution driver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from kflow.engine.state import State
+from kflow.k8s import naming as n
+from kflow.k8s.config import OperatorConfig
+from kflow.k8s.executions import Driver
+from kflow.k8s.flows import flow_status
+from kflow.k8s.kube import Kube, load_config
+from kflow.k8s.models import GROUP, VERSION
+from kflow.k8s.shared import Shared
+
+log = logging.getLogger("kflow.operator")
+RESYNC_SECONDS = 30.0
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP, v1=False)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP, key="last-handled",
+                                                                             v1=False)
+    settings.watching.label_selectors["pods"] = n.L_EXECUTION  # only our pods cross the wire
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 30
+    settings.execution.default_backoff = 5
+    settings.posting.level = logging.INFO
+    settings.peering.standalone = True
+    load_config()
+    memo.shared = Shared(kube=Kube(), config=OperatorConfig.from_env())
+
+
+@kopf.on.probe(id="alive", errors=kopf.ErrorsMode.PERMANENT)
+def alive(**_: Any) -> str:
+    return datetime.now(UTC).isoformat()
+
+
+# ---- Flows ----------------------------------------------------------------------------------------
+@kopf.on.resume(GROUP, VERSION, "flows")
+@kopf.on.create(GROUP, VERSION, "flows")
+@kopf.on.update(GROUP, VERSION, "flows", field="spec")
+async def validate_flow(name: str, spec: Any, status: Any, meta: Any, body: Any, patch: kopf.Patch,
+                        **_: Any) -> None:
+    new = flow_status(name, dict(spec), meta.get("generation"), dict(status))
+    patch.status.update(new)
+    if not new["valid"]:
+        kopf.warn(body, reason="InvalidFlow", message=new["conditions"][0]["message"][:1000])
+
+
+# ---- Executions ------------------------------------------------------------------------------------
+@kopf.on.event(GROUP, VERSION, "executions")
+def track_execution(type: str, name: str, namespace: str, spec: Any, status: Any, meta: Any, memo: kopf.Memo,
+                    **_: Any) -> None:
+    shared: Shared = memo.shared
+    flow = (spec.get("flowRef") or {}).get("name") or ""
+    if type == "DELETED":
+        shared.executions[(namespace, flow)].pop(name, None)
+        running = shared.running.get((namespace, flow))
+        if running is not None and name in running:
+            running.discard(name)
+            shared.wake_flow(namespace, flow)
+        return
+    shared.executions[(namespace, flow)][name] = (status.get("state"), meta.get("creationTimestamp") or "")
+    shared.wake(namespace, name)
+
+
+@kopf.on.event("pods", labels={n.L_EXECUTION: kopf.PRESENT})
+def track_pod(type: str, name: str, namespace: str, body: Any, labels: Any, annotations: Any, memo: kopf.Memo,
+              **_: Any) -> None:
+    shared: Shared = memo.shared
+    if type == "DELETED":
+        shared.pods.pop((namespace, name), None)
+    else:
+        shared.pods[(namespace, name)] = dict(body)
+    owner = next((o["name"] for o in body.get("metadata", {}).get("ownerReferences") or []
+                  if o.get("kind") == "Execution"), None)
+    if owner:
+        shared.wake(namespace, owner)
+
+
+def _live(status: Any, **_: Any) -> bool:
+    return not State(status.get("state") or "CREATED").terminal
+
+
+@kopf.daemon(GROUP, VERSION, "executions", when=_live, cancellation_timeout=5)
+async def drive_execution(name: str, namespace: str, body: Any, memo: kopf.Memo, stopped: Any,
+                          **_: Any) -> None:
+    shared: Shared = memo.shared
+    wake = shared.wakeups.setdefault((namespace, name), asyncio.Event())
+
+    def post(kind: str, reason: str, message: str) -> None:
+        (kopf.info if kind == "Normal" else kopf.warn)(body, reason=reason, message=message)
+
+    driver = Driver(shared, namespace, name, post)
+    try:
+        while not stopped:
+            wake.clear()
+            fresh = await shared.kube.get_custom(namespace, "executions", name)
+            if fresh is None:
+                return
+            try:
+                result = await driver.reconcile(fresh)
+            except kopf.TemporaryError:
+                raise
+            except Exception as exc:  # an API hiccup or a bug must not kill the driver: retry soon
+                log.exception("execution %s/%s: reconcile failed: %s", namespace, name, exc)
+                result = datetime.now(UTC).timestamp() + 2
+            if result is True:
+                await _after_terminal(shared, namespace, name, stopped)
+                return
+            timeout = RESYNC_SECONDS
+            if isinstance(result, datetime):
+                timeout = min(timeout, max((result - datetime.now(UTC)).total_seconds(), 0.0))
+            elif isinstance(result, float):
+                timeout = max(result - datetime.now(UTC).timestamp(), 0.0)
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+    finally:
+        shared.wakeups.pop((namespace, name), None)
+
+
+async def _after_terminal(shared: Shared, namespace: str, name: str, stopped: Any) -> None:
+    ttl = shared.config.pod_ttl_seconds
+    if ttl is None:
+        return
+    await stopped.wait(ttl)
+    if stopped:
+        return
+    for pod in await shared.kube.list_pods(namespace, f"{n.L_EXECUTION}={n.label_value(name)}"):
+        await shared.kube.delete_pod(namespace, pod["metadata"]["name"])
+
+
+def run(namespaces: list[str] | None = None, liveness: str | None = None) -> None:
+    """Run the operator in this process (blocking)."""
+    import kflow.k8s.operator as handlers  # noqa: F401  (registers the handlers above)
+
+    kopf.configure(verbose=False)
+    asyncio.run(kopf.operator(clusterwide=not namespaces, namespaces=namespaces or [],
+                              liveness_endpoint=liveness, standalone=True))

@@ -1,0 +1,99 @@
+"""Pure builders of the Kubernetes objects an Execution owns: task pods, the storage PVC, ConfigMaps."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+from typing import Any
+
+from kflow.k8s import naming as n
+from kflow.k8s.config import OperatorConfig
+from kflow.tasks.scripts.common import ScriptTask
+
+WORKER_SPEC_ENV = "KFLOW_TASK_SPEC"
+
+
+def owner_reference(execution: dict[str, Any]) -> dict[str, Any]:
+    meta = execution["metadata"]
+    return {"apiVersion": execution["apiVersion"], "kind": execution["kind"], "name": meta["name"],
+            "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def _meta(execution: dict[str, Any], name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta = execution["metadata"]
+    return {"name": name, "namespace": meta["namespace"],
+            "labels": {n.L_EXECUTION: n.label_value(meta["name"]), n.L_MANAGED: "kflow", **(labels or {})},
+            "ownerReferences": [owner_reference(execution)]}
+
+
+def storage_pvc(execution: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": config.storage_size}}}
+    if config.storage_class:
+        spec["storageClassName"] = config.storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": _meta(execution, n.pvc_name(execution["metadata"]["name"])), "spec": spec}
+
+
+def config_map(execution: dict[str, Any], name: str, data: dict[str, str], kind: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _meta(execution, name, {f"{n.LABEL_PREFIX}/content": kind}), "data": data}
+
+
+def _restricted() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_id: str, attempt: int,
+             worker_spec: dict[str, Any], timeout: timedelta | None, config: OperatorConfig) -> dict[str, Any]:
+    """One pod per task run attempt. Built-in tasks run `kflow worker run` in the runtime image; a script
+    task's init container (runtime image) stages files and its own `containerImage` runs the command."""
+    exec_name = execution["metadata"]["name"]
+    name = n.pod_name(exec_name, task_run_id, attempt)
+    labels = {n.L_FLOW: n.label_value(flow_name), n.L_TASK: n.label_value(task.id),
+              n.L_TASK_RUN: n.label_value(task_run_id), n.L_ATTEMPT: str(attempt)}
+    meta = _meta(execution, name, labels)
+    meta["annotations"] = {n.A_TASK_RUN_ID: task_run_id}
+    mounts = [{"name": "storage", "mountPath": config.storage_mount}]
+    env = [{"name": WORKER_SPEC_ENV, "value": json.dumps(worker_spec, separators=(",", ":"), default=str)}]
+    env_from = [{"secretRef": {"name": config.secrets_from, "optional": True}}] if config.secrets_from else []
+    base = {"volumeMounts": mounts, "securityContext": _restricted(), "terminationMessagePolicy": "File",
+            "imagePullPolicy": config.pull_policy}
+    if isinstance(task, ScriptTask):
+        prepare = {"name": "prepare", "image": config.runtime_image,
+                   "command": [*config.worker_command, "prepare"], "env": [*env, {"name": "KFLOW_PYTHON",
+                                                                               "value": "python"}],
+                   "envFrom": env_from, **base}
+        run_sh = f"{worker_spec['workdir']}/.kflow/run.sh"
+        main = {"name": "task", "image": task.containerImage or _default_image(task, config),
+                "command": ["/bin/sh", run_sh], "envFrom": env_from, **base}
+        init = [prepare]
+    else:
+        main = {"name": "task", "image": config.runtime_image, "command": [*config.worker_command, "run"],
+                "env": env, "envFrom": env_from, **base}
+        init = []
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "securityContext": {"runAsNonRoot": True, "runAsUser": config.run_as_user,
+                            "runAsGroup": config.run_as_user, "fsGroup": config.run_as_user,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "volumes": [{"name": "storage", "persistentVolumeClaim": {"claimName": n.pvc_name(exec_name)}}],
+        "containers": [main],
+    }
+    if init:
+        spec["initContainers"] = init
+    if timeout is not None:
+        spec["activeDeadlineSeconds"] = max(1, math.ceil(timeout.total_seconds()))
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def _default_image(task: Any, config: OperatorConfig) -> str:
+    if task.TYPE.startswith("io.kestra.plugin.scripts.python"):
+        return "python:3.13-slim"
+    if task.TYPE.startswith("io.kestra.plugin.scripts.shell"):
+        return "ubuntu"
+    return config.runtime_image

@@ -1,0 +1,124 @@
+"""What a finished task pod tells: its attempt's outcome, read from container states and logs (pure)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from kflow.engine.machine import TaskRunResult
+from kflow.engine.state import State
+from kflow.model.durations import format_duration
+from kflow.tasks.files import glob_regex
+from kflow.worker import RESULT_KEY
+
+_PROTOCOL = re.compile(r"^::(\{.*\})::$")
+
+
+def pod_finished(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _terminated(pod: dict[str, Any], name: str, init: bool = False) -> dict[str, Any] | None:
+    key = "initContainerStatuses" if init else "containerStatuses"
+    for cs in (pod.get("status") or {}).get(key) or []:
+        if cs.get("name") == name:
+            return (cs.get("state") or {}).get("terminated")
+    return None
+
+
+def needs_logs(pod: dict[str, Any], script: bool) -> bool:
+    if script:
+        return _terminated(pod, "task") is not None
+    term = _terminated(pod, "task") or {}
+    try:
+        return bool(json.loads(term.get("message") or "{}").get("resultInLogs"))
+    except ValueError:
+        return True
+
+
+def _last_result(logs: str) -> dict[str, Any] | None:
+    for line in reversed(logs.splitlines()):
+        m = _PROTOCOL.match(line.strip())
+        if m:
+            try:
+                msg = json.loads(m.group(1))
+            except ValueError:
+                continue
+            if RESULT_KEY in msg:
+                return msg[RESULT_KEY]
+    return None
+
+
+def builtin_result(run_id: str, attempt: int, pod: dict[str, Any], logs: str | None,
+                   timeout: timedelta | None) -> TaskRunResult:
+    deadline = _deadline(run_id, attempt, pod, timeout)
+    if deadline:
+        return deadline
+    term = _terminated(pod, "task")
+    payload: dict[str, Any] | None = None
+    if term and term.get("message"):
+        try:
+            payload = json.loads(term["message"])
+        except ValueError:
+            payload = None
+    if payload is None or payload.get("resultInLogs"):
+        payload = _last_result(logs or "")
+    if payload is None:
+        code = (term or {}).get("exitCode")
+        reason = (term or {}).get("reason") or (pod.get("status") or {}).get("reason") or "pod failed"
+        return TaskRunResult(run_id, attempt, State.FAILED, {}, f"task pod ended ({reason}, exit code {code}) "
+                             "without reporting a result", code)
+    return TaskRunResult(run_id, attempt, State(payload["state"]), payload.get("outputs") or {},
+                         payload.get("error"), payload.get("exitCode"), payload.get("preview"))
+
+
+def script_result(run_id: str, attempt: int, pod: dict[str, Any], logs: str, timeout: timedelta | None,
+                  output_patterns: list[str], uri_of: Any, on_log: Any) -> TaskRunResult:
+    """A script task: `::{"outputs"}::` lines of its log become `vars`, the file list `outputFiles`."""
+    deadline = _deadline(run_id, attempt, pod, timeout)
+    if deadline:
+        return deadline
+    prep = _terminated(pod, "prepare", init=True)
+    if prep and prep.get("exitCode"):
+        error = "preparing the task failed"
+        try:
+            error = json.loads(prep.get("message") or "{}").get("error") or error
+        except ValueError:
+            error = prep.get("message") or error
+        return TaskRunResult(run_id, attempt, State.FAILED, {}, error, prep.get("exitCode"))
+    term = _terminated(pod, "task") or {}
+    code = term.get("exitCode")
+    variables: dict[str, Any] = {}
+    files: list[str] = []
+    for line in logs.splitlines():
+        m = _PROTOCOL.match(line.strip())
+        if not m:
+            on_log("INFO", line)
+            continue
+        try:
+            msg = json.loads(m.group(1))
+        except ValueError:
+            continue
+        if isinstance(msg, dict):
+            variables.update(msg.get("outputs") or {})
+            files = msg.get("kflow.files", files)
+            for entry in msg.get("logs") or []:
+                on_log(str(entry.get("level", "INFO")), str(entry.get("message", "")))
+    regexes = [glob_regex(p) for p in output_patterns]
+    output_files = {f: uri_of(f) for f in sorted(files) if any(rx.match(f) for rx in regexes)}
+    outputs = {"vars": variables, "exitCode": code, "outputFiles": output_files}
+    if code is None:
+        return TaskRunResult(run_id, attempt, State.FAILED, outputs, "task container did not run", None)
+    if code != 0:
+        return TaskRunResult(run_id, attempt, State.FAILED, outputs, f"Command failed with exit code {code}",
+                             code)
+    return TaskRunResult(run_id, attempt, State.SUCCESS, outputs, None, 0)
+
+
+def _deadline(run_id: str, attempt: int, pod: dict[str, Any], timeout: timedelta | None) -> TaskRunResult | None:
+    if (pod.get("status") or {}).get("reason") == "DeadlineExceeded":
+        return TaskRunResult(run_id, attempt, State.FAILED, {},
+                             f"Timeout after {format_duration(timeout or timedelta())}")
+    return None
