@@ -167,7 +167,7 @@ class _Converter:
                 raise SchemaError(f"{model}: properties and typed additionalProperties together")
             if extra is True or (model in self.opt.open_defs):
                 out[PRESERVE] = True
-        elif isinstance(extra, dict) and extra and extra != {}:
+        elif isinstance(extra, dict) and extra:
             out["additionalProperties"] = self.node(extra)
         else:  # dict[str, Any], bare object
             out[PRESERVE] = True
@@ -178,10 +178,8 @@ class _Converter:
     def union(self, branches: list[dict[str, Any]]) -> dict[str, Any]:
         nullable = any(b.get("type") == "null" for b in branches)
         rest = [b for b in branches if b.get("type") != "null"]
-        if len(rest) == 1:
-            out = self.node(rest[0])
-        else:  # several types: structural schemas cannot say "X or Y"
-            out = dict(ANY)
+        # several types: structural schemas cannot say "X or Y"
+        out = self.node(rest[0]) if len(rest) == 1 else dict(ANY)
         if nullable:
             out["nullable"] = True
         return out
@@ -192,7 +190,7 @@ class _Converter:
             if key in node and not (key == "format" and node[key] not in _FORMATS):
                 if key in ("pattern", "minLength", "maxLength") and out.get("type") not in ("string", None):
                     continue
-                out[key] = node[key]
+                out[key] = copy.deepcopy(node[key])
         if "type" not in out and any(k in out for k in ("pattern", "minLength", "maxLength")):
             out["type"] = "string"
             out.pop(PRESERVE, None)
@@ -473,18 +471,24 @@ def _unique_ids(lists: list[str], what: str, field_path: str) -> dict[str, Any]:
                              f"{ids}.filter(i, !{ids}.exists_one(j, j == i))[0] + "
                              "' is used more than once'",
         "fieldPath": field_path,
-        "reason": "FieldValueDuplicate",
     }
 
 
-def _unique_in_list(what: str) -> dict[str, Any]:
-    """CEL rule on a list of objects with an `id`."""
+def _unique_in_list(what: str, optional_id: bool = False) -> dict[str, Any]:
+    """CEL rule on a list of objects with an `id` (optional_id: items without one are left to other rules)."""
+    if optional_id:
+        return {
+            "rule": "self.all(x, !has(x.id) || self.exists_one(y, has(y.id) && y.id == x.id))",
+            "message": f"{what} ids must be unique",
+            "messageExpression": f"'{what} ids must be unique: ' + self.map(x, has(x.id) ? x.id : '')"
+                                 ".filter(i, i != '' && !self.exists_one(y, has(y.id) && y.id == i))[0] + "
+                                 "' is used more than once'",
+        }
     return {
         "rule": "self.all(x, self.exists_one(y, y.id == x.id))",
         "message": f"{what} ids must be unique",
-        "messageExpression": f"'{what} ids must be unique: ' + "
-                             "self.map(x, x.id).filter(i, !self.exists_one(y, y.id == i))[0] + ' is used more than once'",
-        "reason": "FieldValueDuplicate",
+        "messageExpression": f"'{what} ids must be unique: ' + self.map(x, x.id)"
+                             ".filter(i, !self.exists_one(y, y.id == i))[0] + ' is used more than once'",
     }
 
 
@@ -535,7 +539,7 @@ def _bound_flow_lists(spec: dict[str, Any]) -> dict[str, Any]:
         props[name]["items"]["properties"]["id"] = _ordered(ident)
     props["tasks"]["description"] += " " + _task_types_text()
     for name, what in (("inputs", "input"), ("outputs", "output"), ("triggers", "trigger")):
-        props[name]["x-kubernetes-validations"] = [_unique_in_list(what)]
+        props[name]["x-kubernetes-validations"] = [_unique_in_list(what, optional_id=name == "inputs")]
     for name in list(props):
         props[name] = _ordered(props[name])
     return spec
@@ -550,8 +554,20 @@ def flow_spec_schema() -> dict[str, Any]:
     return _bound_flow_lists(spec)
 
 
+# Descriptions of status properties the models leave without one (the models' own win).
+STATUS_DOCS: dict[str, dict[str, str]] = {
+    "TaskRunStatus": {
+        "taskId": "id of the task in the flow",
+        "exitCode": "exit code of the last attempt's task container",
+        "startDate": "ISO-8601 UTC start time",
+        "endDate": "ISO-8601 UTC end time",
+        "error": "why the task run failed",
+    },
+    "Condition": {"status": "True, False or Unknown"},
+}
+
 EXECUTION_STATUS_OPTIONS = SchemaOptions(
-    open_defs=set(), list_map_keys={"Condition": ["type"]}, keep_defaults=False,
+    open_defs=set(), list_map_keys={"Condition": ["type"]}, keep_defaults=False, docs=STATUS_DOCS,
 )
 
 

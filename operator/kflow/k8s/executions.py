@@ -94,7 +94,7 @@ class Driver:
         return self.flow
 
     # ---- one pass ---------------------------------------------------------------------------------
-    async def reconcile(self, body: dict[str, Any]) -> datetime | None | bool:
+    async def reconcile(self, body: dict[str, Any]) -> datetime | bool | None:
         """Returns True when the execution is over, else when to look again (None: on the next event)."""
         status = body.get("status") or {}
         spec = body.get("spec") or {}
@@ -110,7 +110,7 @@ class Driver:
         except FlowInvalid as exc:
             return await self._fail_early(body, "InvalidFlow", "; ".join(str(p) for p in exc.problems))
         engine = Engine(flow, self.renderer)
-        if not status.get("state") or not status.get("taskRuns") and status.get("state") == "CREATED":
+        if not status.get("state") or (not status.get("taskRuns") and status.get("state") == "CREATED"):
             try:
                 ex = engine.create_execution(self.name, spec.get("inputs") or {}, now,
                                              labels=spec.get("labels") or {}, trigger=spec.get("trigger"))
@@ -157,7 +157,7 @@ class Driver:
             waiting = sorted((created, name) for name, (state, created) in self.shared.executions[key].items()
                              if name not in running and state in (None, "CREATED", "QUEUED"))
             mine = (body["metadata"].get("creationTimestamp") or "", self.name)
-            first = not waiting or min(waiting + [mine]) == mine
+            first = not waiting or min([*waiting, mine]) == mine
             if len(running) < flow.concurrency.limit and (first or flow.concurrency.behavior != "QUEUE"):
                 running.add(self.name)
                 engine.start(ex, now)
@@ -301,8 +301,8 @@ class Driver:
         if _same(status, previous):
             return
         self._events(previous, status)
+        await self._sync_labels(ex)  # before the status, so a watcher of Completed sees the labels
         await self._patch(body, status)
-        await self._sync_labels(ex)
 
     async def _patch(self, body: dict[str, Any], status: dict[str, Any]) -> None:
         await self.kube.patch_status(self.ns, PLURAL, self.name, status)
@@ -318,14 +318,16 @@ class Driver:
             self.labels_synced = wanted
 
     def _events(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        before = {tr["id"]: tr.get("state") for tr in old.get("taskRuns") or []}
+        before = {tr["id"]: (tr.get("state"), tr.get("attempts")) for tr in old.get("taskRuns") or []}
         for tr in new.get("taskRuns") or []:
-            state = tr.get("state")
-            if state == before.get(tr["id"]) or state not in ("SUCCESS", "WARNING", "FAILED", "KILLED"):
+            state, attempts = tr.get("state"), tr.get("attempts")
+            if (state, attempts) == before.get(tr["id"]):
                 continue
-            if state == "FAILED":
-                self.post_event("Warning", "TaskFailed", f"task run {tr['id']} failed: {tr.get('error') or ''}"[:1000])
-            else:
+            failed_attempt = state == "RETRYING" or (state in ("FAILED", "WARNING") and tr.get("error"))
+            if failed_attempt:
+                self.post_event("Warning", "TaskFailed",
+                                f"task run {tr['id']} attempt {attempts or 1} failed: {tr.get('error') or ''}"[:1000])
+            elif state in ("SUCCESS", "WARNING", "KILLED", "SKIPPED"):
                 self.post_event("Normal", "TaskFinished", f"task run {tr['id']} ended {state}")
         if new.get("state") != old.get("state") and State(new["state"]).terminal:
             kind = "Normal" if new["state"] in ("SUCCESS", "WARNING") else "Warning"

@@ -10,11 +10,13 @@ from kflow.model.flow import parse_flow
 
 
 def flow_status(name: str, spec: dict[str, Any], generation: int | None,
-                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                previous: dict[str, Any] | None = None, namespace: str | None = None) -> dict[str, Any]:
     """Pure: the status of a Flow whose spec is `spec`."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     raw = dict(spec or {})
-    raw.setdefault("id", name)
+    raw.setdefault("id", name)  # a manifest's id and namespace default to the resource's
+    if namespace:
+        raw.setdefault("namespace", namespace)
     try:
         flow = parse_flow(raw, None, "spec")
     except FlowInvalid as exc:

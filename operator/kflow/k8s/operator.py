@@ -49,7 +49,7 @@ def alive(**_: Any) -> str:
 @kopf.on.update(GROUP, VERSION, "flows", field="spec")
 async def validate_flow(name: str, spec: Any, status: Any, meta: Any, body: Any, patch: kopf.Patch,
                         **_: Any) -> None:
-    new = flow_status(name, dict(spec), meta.get("generation"), dict(status))
+    new = flow_status(name, dict(spec), meta.get("generation"), dict(status), meta.get("namespace"))
     patch.status.update(new)
     if not new["valid"]:
         kopf.warn(body, reason="InvalidFlow", message=new["conditions"][0]["message"][:1000])

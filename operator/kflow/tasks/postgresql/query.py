@@ -22,10 +22,11 @@ from pydantic import Field
 
 from kflow.errors import TaskFailed
 from kflow.tasks.base import RunContext
+from kflow.tasks.ion import IonRowWriter
 from kflow.tasks.postgresql.connection import PostgresConnection, close_quietly, error_text
 from kflow.tasks.postgresql.props import as_bool, as_enum, as_int, as_map, as_str
-from kflow.tasks.postgresql.values import IonRowWriter, row_to_json
 from kflow.tasks.registry import register
+from kflow.tasks.rows import row_to_json
 
 FETCH_TYPES = ("NONE", "FETCH", "FETCH_ONE", "STORE")
 

@@ -1,0 +1,385 @@
+"""Start/stop the local control plane: etcd, kube-apiserver, kube-controller-manager, node agent.
+
+usage: clusterctl.py up BIN_DIR | down | status
+
+State lives in <repo>/.cluster (override with KFLOW_CLUSTER_DIR). `up` is idempotent:
+every component that is not running is (re)started with the ports recorded in
+state.json, so it both reuses a healthy cluster and repairs one whose API server
+or node agent was killed (the resilience tests rely on that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+STATE = Path(os.environ.get("KFLOW_CLUSTER_DIR", REPO / ".cluster")).resolve()
+PKI = STATE / "pki"
+LOGS = STATE / "logs"
+PIDS = STATE / "pids"
+NODE_NAME = "kflow-node"
+# Start order; `down` stops in reverse.
+COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "node-agent"]
+
+STORAGE_CLASS = """
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: kflow-hostpath
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kflow.dev/hostpath
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+"""
+
+
+def log(msg: str) -> None:
+    print(f"clusterctl: {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- processes
+
+
+def pid_of(name: str) -> int | None:
+    """The component's pid if it is alive (not a zombie, same program)."""
+    try:
+        pid = int((PIDS / f"{name}.pid").read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        return None
+    marker = b"nodeagent" if name == "node-agent" else name.encode()
+    return pid if marker in cmdline else None
+
+
+def spawn(name: str, argv: list[str], env: dict | None = None) -> None:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    PIDS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / f"{name}.log", "ab") as out:
+        # New session: survives the calling shell/make and is not hit by its Ctrl-C.
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                             cwd=STATE, env=env, start_new_session=True)
+    (PIDS / f"{name}.pid").write_text(str(p.pid))
+    log(f"started {name} (pid {p.pid})")
+
+
+def stop(name: str, timeout: float = 15) -> None:
+    pid = pid_of(name)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_of(name) is not None:
+        time.sleep(0.1)
+    if pid_of(name) is not None:
+        os.kill(pid, signal.SIGKILL)
+    log(f"stopped {name}")
+
+
+# ---------------------------------------------------------------- health
+
+
+def _ssl(verify: bool = True) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(PKI / "ca.crt"))
+    ctx.load_cert_chain(PKI / "admin.crt", PKI / "admin.key")
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def http_ok(url: str, verify: bool = True) -> bool:
+    try:
+        ctx = _ssl(verify) if url.startswith("https") else None
+        with urllib.request.urlopen(url, timeout=3, context=ctx) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+def wait_for(what: str, check, timeout: float, name: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if name and pid_of(name) is None:
+            raise SystemExit(f"clusterctl: {name} exited; see {LOGS / (name + '.log')}")
+        time.sleep(0.2)
+    raise SystemExit(f"clusterctl: timed out waiting for {what}")
+
+
+# ---------------------------------------------------------------- components
+
+
+def argv_for(name: str, st: dict) -> list[str]:
+    b, p = Path(st["bin"]), st["ports"]
+    if name == "etcd":
+        client, peer = f"http://127.0.0.1:{p['etcd']}", f"http://127.0.0.1:{p['etcd_peer']}"
+        return [str(b / "etcd"), "--name=kflow", f"--data-dir={STATE / 'etcd'}",
+                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=kflow={peer}", "--unsafe-no-fsync=true",
+                "--log-level=warn"]
+    if name == "kube-apiserver":
+        return [
+            str(b / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            f"--secure-port={p['apiserver']}",
+            f"--cert-dir={PKI}",
+            f"--tls-cert-file={PKI / 'apiserver.crt'}", f"--tls-private-key-file={PKI / 'apiserver.key'}",
+            f"--client-ca-file={PKI / 'ca.crt'}",
+            f"--requestheader-client-ca-file={PKI / 'ca.crt'}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={PKI / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={PKI / 'front-proxy-client.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={PKI / 'sa.pub'}",
+            f"--service-account-signing-key-file={PKI / 'sa.key'}",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,"
+            "NodeRestriction,DefaultStorageClass,DefaultTolerationSeconds,StorageObjectInUseProtection,"
+            "TaintNodesByCondition,Priority,ResourceQuota,MutatingAdmissionWebhook,"
+            "ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--allow-privileged=true",
+            # Logs: the API server calls the node agent's HTTPS endpoint with this client
+            # cert and verifies the agent's serving cert against our CA.
+            f"--kubelet-client-certificate={PKI / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={PKI / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={PKI / 'ca.crt'}",
+            "--kubelet-preferred-address-types=InternalIP",
+            # No kube-proxy: the `kubernetes` Service endpoints would be a loopback address.
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+        ]
+    if name == "kube-controller-manager":
+        kc = str(STATE / "kubeconfig")
+        return [
+            str(b / "kube-controller-manager"),
+            f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+            "--bind-address=127.0.0.1", f"--secure-port={p['kcm']}",
+            "--leader-elect=false",
+            # Default set: garbage collector, namespace, serviceaccount(-token), PV binder and
+            # protection, node lifecycle, root CA publisher, jobs, ...
+            "--controllers=*",
+            f"--service-account-private-key-file={PKI / 'sa.key'}",
+            f"--root-ca-file={PKI / 'ca.crt'}",
+            f"--cluster-signing-cert-file={PKI / 'ca.crt'}", f"--cluster-signing-key-file={PKI / 'ca.key'}",
+            # Notice a dead node agent within ~20 s (the agent renews its Lease every 3 s).
+            "--node-monitor-period=2s", "--node-monitor-grace-period=20s",
+            "--pvclaimbinder-sync-period=2s",
+            "--profiling=false",
+        ]
+    if name == "node-agent":
+        return [
+            sys.executable, "-m", "nodeagent",
+            f"--server=https://127.0.0.1:{p['apiserver']}",
+            f"--client-cert={PKI / 'admin.crt'}", f"--client-key={PKI / 'admin.key'}",
+            f"--node-name={NODE_NAME}",
+            f"--state-dir={STATE / 'node'}",
+            f"--port={p['node']}",
+            f"--tls-cert={PKI / 'node.crt'}", f"--tls-key={PKI / 'node.key'}",
+            f"--client-ca={PKI / 'ca.crt'}",
+        ]
+    raise KeyError(name)
+
+
+def healthy(name: str, st: dict) -> bool:
+    p = st["ports"]
+    if name == "etcd":
+        return http_ok(f"http://127.0.0.1:{p['etcd']}/health")
+    if name == "kube-apiserver":
+        return http_ok(f"https://127.0.0.1:{p['apiserver']}/readyz")
+    if name == "kube-controller-manager":
+        return http_ok(f"https://127.0.0.1:{p['kcm']}/healthz", verify=False)
+    return http_ok(f"https://127.0.0.1:{p['node']}/healthz")
+
+
+def write_kubeconfig(st: dict) -> None:
+    import base64
+
+    def b64(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kflow", "cluster": {
+            "server": f"https://127.0.0.1:{st['ports']['apiserver']}",
+            "certificate-authority-data": b64(PKI / "ca.crt")}}],
+        "users": [{"name": "kflow-admin", "user": {
+            "client-certificate-data": b64(PKI / "admin.crt"),
+            "client-key-data": b64(PKI / "admin.key")}}],
+        "contexts": [{"name": "kflow", "context": {"cluster": "kflow", "user": "kflow-admin"}}],
+        "current-context": "kflow",
+    }
+    # JSON is valid YAML; kubectl, helm and the Python client all read it.
+    path = STATE / "kubeconfig"
+    path.write_text(json.dumps(cfg, indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def write_env(st: dict) -> None:
+    (STATE / "env").write_text(
+        "# source me: puts the pinned kubectl/helm on PATH and points them at the local cluster\n"
+        f'export PATH="{st["bin"]}:$PATH"\n'
+        f'export KUBECONFIG="{STATE / "kubeconfig"}"\n'
+        f'export KFLOW_CLUSTER_DIR="{STATE}"\n'
+    )
+
+
+def kubectl(st: dict, *args: str, stdin: str | None = None) -> str:
+    return subprocess.run([str(Path(st["bin"]) / "kubectl"), f"--kubeconfig={STATE / 'kubeconfig'}", *args],
+                          input=stdin, text=True, check=True, capture_output=True).stdout
+
+
+def node_ready(st: dict) -> bool:
+    try:
+        out = kubectl(st, "get", "node", NODE_NAME, "-o",
+                      'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
+    except subprocess.CalledProcessError:
+        return False
+    return out.strip() == "True"
+
+
+def default_sa(st: dict) -> bool:
+    try:
+        kubectl(st, "get", "serviceaccount", "default", "-n", "default", "-o", "name")
+        return True
+    except subprocess.CalledProcessError:
+        return False
+
+
+def up(bin_dir: str) -> None:
+    t0 = time.monotonic()
+    state_file = STATE / "state.json"
+    if state_file.exists():
+        st = json.loads(state_file.read_text())
+        if st["bin"] != str(Path(bin_dir).resolve()):
+            log("pinned versions changed: restarting every component on the new binaries")
+            for name in reversed(COMPONENTS):
+                stop(name)
+            st["bin"] = str(Path(bin_dir).resolve())
+    else:
+        STATE.mkdir(parents=True, exist_ok=True)
+        st = {"bin": str(Path(bin_dir).resolve()), "bootstrapped": False,
+              "ports": {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "node")}}
+    if not (PKI / "ca.crt").exists():
+        sys.path.insert(0, str(HERE))
+        import pki
+
+        pki.generate(PKI, NODE_NAME)
+    state_file.write_text(json.dumps(st, indent=2))
+    write_kubeconfig(st)
+    write_env(st)
+
+    pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=pythonpath)
+    started = []
+    for name in COMPONENTS:
+        if pid_of(name) is not None and healthy(name, st):
+            continue
+        if pid_of(name) is not None:  # running but not healthy yet (e.g. just started): give it time
+            try:
+                wait_for(name, lambda n=name: healthy(n, st), 30, name)
+                continue
+            except SystemExit:
+                stop(name)
+        spawn(name, argv_for(name, st), env if name == "node-agent" else None)
+        started.append(name)
+        wait_for(f"{name} to become healthy", lambda n=name: healthy(n, st), 120, name)
+
+    if not st["bootstrapped"]:
+        kubectl(st, "apply", "-f", "-", stdin=STORAGE_CLASS)
+        st["bootstrapped"] = True
+        state_file.write_text(json.dumps(st, indent=2))
+    wait_for("node Ready", lambda: node_ready(st), 60)
+    wait_for("default service account", lambda: default_sa(st), 60)
+    what = f"started {', '.join(started)}" if started else "reused running cluster"
+    log(f"cluster up ({what}) in {time.monotonic() - t0:.1f}s; run: source {STATE / 'env'}")
+
+
+def kill_container_processes() -> None:
+    """Process groups of pod containers left by a node agent that died without cleanup."""
+    procs = STATE / "node" / "procs"
+    for f in procs.glob("*.pgid") if procs.is_dir() else []:
+        try:
+            os.killpg(int(f.read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def remove_placeholders() -> None:
+    """Empty mount points the node agent had to create on the host (e.g. /kflow/work)."""
+    f = STATE / "node" / "placeholders"
+    if not f.exists():
+        return
+    for line in sorted(set(f.read_text().splitlines()), key=len, reverse=True):
+        p = Path(line)
+        try:
+            if p.is_dir() and not os.path.ismount(p):
+                p.rmdir()  # only if empty
+            elif p.is_file() and p.stat().st_size == 0 and not os.path.ismount(p):
+                p.unlink()
+        except OSError:
+            pass
+
+
+def down() -> None:
+    for name in reversed(COMPONENTS):
+        stop(name)
+    kill_container_processes()
+    remove_placeholders()
+    if STATE.exists():
+        subprocess.run(["rm", "-rf", "--one-file-system", str(STATE)], check=True)
+    log("cluster down, state removed")
+
+
+def status() -> int:
+    st = json.loads((STATE / "state.json").read_text()) if (STATE / "state.json").exists() else None
+    rc = 0
+    for name in COMPONENTS:
+        ok = st is not None and pid_of(name) is not None and healthy(name, st)
+        rc |= not ok
+        print(f"{name:26} {'healthy' if ok else 'DOWN'}")
+    return rc
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["up"] and len(argv) == 2:
+        up(argv[1])
+        return 0
+    if argv == ["down"]:
+        down()
+        return 0
+    if argv == ["status"]:
+        return status()
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

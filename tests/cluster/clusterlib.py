@@ -1,0 +1,98 @@
+"""Helpers for the cluster tests (imported by conftest.py and the test modules)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+REPO = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("KFLOW_CLUSTER_DIR", REPO / ".cluster"))
+
+
+def poll(what: str, fn: Callable[[], object], timeout: float = 60, every: float = 0.25):
+    """Return fn()'s first truthy value; fail after `timeout` seconds (never a bare sleep)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Cluster:
+    def __init__(self):
+        self.env = dict(os.environ)
+        for line in (STATE / "env").read_text().splitlines():
+            if line.startswith("export "):
+                k, _, v = line[len("export "):].partition("=")
+                self.env[k] = v.strip('"').replace("$PATH", os.environ.get("PATH", ""))
+        self.kubeconfig = str(STATE / "kubeconfig")
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=self.kubeconfig, client_configuration=cfg)
+        self.api = client.ApiClient(cfg)
+        self.core = client.CoreV1Api(self.api)
+        self.rbac = client.RbacAuthorizationV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+
+    def run(self, *argv: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run(list(argv), input=input, text=True, capture_output=True, env=self.env, timeout=120)
+        if check and r.returncode != 0:
+            pytest.fail(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True):
+        return self.run("kubectl", *args, input=input, check=check)
+
+    def pod(self, ns: str, name: str):
+        try:
+            return self.core.read_namespaced_pod(name, ns)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def wait_pod_done(self, ns: str, name: str, timeout: float = 90):
+        def done():
+            p = self.pod(ns, name)
+            return p if p and p.status.phase in ("Succeeded", "Failed") else None
+
+        return poll(f"pod {ns}/{name} to finish", done, timeout)
+
+    def new_namespace(self, labels: dict | None = None) -> str:
+        ns = f"t-{uuid.uuid4().hex[:8]}"
+        self.core.create_namespace({"metadata": {"name": ns, "labels": labels or {}}})
+
+        def sa_ready():
+            try:
+                return self.core.read_namespaced_service_account("default", ns)
+            except ApiException:
+                return None
+
+        # Pods are rejected until the service-account controller created `default`.
+        poll(f"default service account in {ns}", sa_ready, 30)
+        return ns
+
+    def delete_namespace(self, ns: str) -> None:
+        try:
+            self.core.delete_namespace(ns)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+
+def shell_pod(name: str, script: str, **spec) -> dict:
+    """A restartPolicy: Never pod running `sh -c script` (the image is ignored by the node agent)."""
+    container = {"name": "main", "image": "busybox", "command": ["sh", "-c", script]}
+    container.update(spec.pop("container", {}))
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"restartPolicy": "Never", "containers": [container], **spec}}

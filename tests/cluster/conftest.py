@@ -1,0 +1,32 @@
+"""Fixtures for tests against the local control plane started by `make cluster-up`.
+
+The cluster is never started here and a missing cluster is a failure, not a skip:
+CI must run `make cluster-up` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from clusterlib import STATE, Cluster
+from kubernetes import client
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    if not (STATE / "kubeconfig").exists() or not (STATE / "env").exists():
+        pytest.fail(f"local cluster is not up ({STATE}/kubeconfig missing): run `make cluster-up` first")
+    c = Cluster()
+    try:
+        client.VersionApi(c.api).get_code(_request_timeout=10)
+    except Exception as e:
+        pytest.fail(f"local cluster at {STATE} is not answering ({e}): run `make cluster-up`")
+    return c
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    ns = cluster.new_namespace()
+    yield ns
+    cluster.delete_namespace(ns)

@@ -1,0 +1,67 @@
+"""State survives an API server restart; a dead node agent makes the Node NotReady.
+
+These tests stop cluster processes and restart them through `up.sh` (which restarts
+exactly the components that are not running), leaving the cluster healthy.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytest
+from clusterlib import REPO, STATE, Cluster, poll, shell_pod
+
+pytestmark = pytest.mark.cluster
+
+
+def pid(name: str) -> int:
+    return int((STATE / "pids" / f"{name}.pid").read_text())
+
+
+def alive(p: int) -> bool:
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def up() -> None:
+    r = subprocess.run([str(REPO / "tests/cluster/up.sh")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def node_ready(cluster: Cluster) -> str:
+    node = cluster.core.read_node("kflow-node")
+    return next(c.status for c in node.status.conditions if c.type == "Ready")
+
+
+def test_apiserver_restart_keeps_objects(cluster: Cluster, namespace: str):
+    cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": "keep"}, "data": {"k": "v"}})
+    cluster.core.create_namespaced_pod(namespace, shell_pod("done", "echo persisted"))
+    cluster.wait_pod_done(namespace, "done")
+    before = {p.metadata.name: p.metadata.uid for p in cluster.core.list_namespaced_pod(namespace).items}
+
+    old = pid("kube-apiserver")
+    os.kill(old, signal.SIGKILL)
+    poll("kube-apiserver to die", lambda: not alive(old), 30)
+    up()
+    assert pid("kube-apiserver") != old
+
+    assert cluster.core.read_namespaced_config_map("keep", namespace).data == {"k": "v"}
+    after = {p.metadata.name: p.metadata.uid for p in cluster.core.list_namespaced_pod(namespace).items}
+    assert after == before
+    assert cluster.kubectl("logs", "-n", namespace, "done").stdout == "persisted\n"
+
+
+def test_stopping_node_agent_makes_node_not_ready(cluster: Cluster):
+    assert node_ready(cluster) == "True"
+    old = pid("node-agent")
+    os.kill(old, signal.SIGTERM)
+    poll("node agent to exit", lambda: not alive(old), 30)
+    # kube-controller-manager runs with --node-monitor-grace-period=20s.
+    poll("Node NotReady", lambda: node_ready(cluster) != "True", 90, every=1)
+    up()
+    poll("Node Ready again", lambda: node_ready(cluster) == "True", 60)

@@ -1,0 +1,134 @@
+"""The kflow operator as a local process against the local control plane, for the operator tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from clusterlib import REPO, Cluster, poll
+
+LOGS = REPO / ".cluster" / "logs"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _let_pods_run_host_python() -> None:
+    """Task pods are host processes of the node agent running as a non-root user (restricted profile);
+    the host's Python may live under /root, which they must be able to traverse."""
+    exe = Path(sys.executable).resolve()
+    for parent in exe.parents:
+        if parent == Path("/"):
+            break
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH and os.geteuid() == 0:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
+class Operator:
+    def __init__(self, cluster: Cluster, extra_env: dict[str, str] | None = None):
+        self.cluster = cluster
+        self.port = _free_port()
+        self.env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig,
+                    "KFLOW_WORKER_COMMAND": f"{sys.executable} -m kflow.cli worker",
+                    "KFLOW_RUNTIME_IMAGE": "kflow:test", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOGS / "operator.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        with open(self.log_path, "a") as log:
+            log.write(f"\n===== operator start #{self.starts} =====\n")
+            log.flush()
+            self.proc = subprocess.Popen([sys.executable, "-m", "kflow.cli", "operator", "--liveness",
+                                          f"http://127.0.0.1:{self.port}/healthz"], env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        poll("operator liveness", self.healthy, 60)
+
+    def healthy(self) -> bool:
+        import urllib.request
+
+        if self.proc is None or self.proc.poll() is not None:
+            pytest.fail(f"operator exited ({self.proc and self.proc.returncode}); see {self.log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, like a crashed or evicted operator pod."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def operator(crds: Cluster) -> Iterator[Operator]:
+    _let_pods_run_host_python()
+    op = Operator(crds)
+    op.start()
+    yield op
+    op.stop()
+
+
+# ---- helpers used by the tests ---------------------------------------------------------------------
+def apply(cluster: Cluster, ns: str, doc: dict[str, Any] | str, check: bool = True):
+    text = doc if isinstance(doc, str) else yaml.safe_dump(doc)
+    return cluster.kubectl("-n", ns, "apply", "-f", "-", input=text, check=check)
+
+
+def execution(name: str, flow: str, inputs: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "kflow.dev/v1alpha1", "kind": "Execution", "metadata": {"name": name},
+            "spec": {"flowRef": {"name": flow}, "inputs": inputs or {}, **spec}}
+
+
+def flow_manifest(name: str, body: str | dict[str, Any]) -> dict[str, Any]:
+    spec = yaml.safe_load(body) if isinstance(body, str) else body
+    return {"apiVersion": "kflow.dev/v1alpha1", "kind": "Flow", "metadata": {"name": name}, "spec": spec}
+
+
+def get(cluster: Cluster, ns: str, plural: str, name: str) -> dict[str, Any]:
+    return cluster.custom.get_namespaced_custom_object("kflow.dev", "v1alpha1", ns, plural, name)
+
+
+def wait_state(cluster: Cluster, ns: str, name: str, timeout: float = 120) -> dict[str, Any]:
+    """Wait with `kubectl wait --for=condition=Completed`, as a user would; return the Execution."""
+    cluster.kubectl("-n", ns, "wait", "--for=condition=Completed", f"execution/{name}",
+                    f"--timeout={int(timeout)}s")
+    return get(cluster, ns, "executions", name)
+
+
+def pods(cluster: Cluster, ns: str, selector: str = "kflow.dev/execution") -> list[Any]:
+    return cluster.core.list_namespaced_pod(ns, label_selector=selector).items
+
+
+def runs(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {tr["id"]: tr for tr in ex["status"]["taskRuns"]}
+
+
+def elapsed_since(t0: float) -> float:
+    return time.monotonic() - t0
