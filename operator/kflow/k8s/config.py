@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import yaml
+
 
 @dataclass(frozen=True)
 class OperatorConfig:
@@ -17,6 +19,8 @@ class OperatorConfig:
     secrets_from: str | None = None
     worker_command: list[str] = field(default_factory=lambda: ["kflow", "worker"])
     pull_policy: str = "IfNotPresent"
+    # Kestra's global plugin defaults (`kestra.plugins.defaults`): a list of {type, values, forced}.
+    plugin_defaults: tuple[dict, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> OperatorConfig:
@@ -31,4 +35,5 @@ class OperatorConfig:
             secrets_from=env.get("KFLOW_SECRETS_FROM") or None,
             worker_command=(env.get("KFLOW_WORKER_COMMAND") or "kflow worker").split(),
             pull_policy=env.get("KFLOW_PULL_POLICY", cls.pull_policy),
+            plugin_defaults=tuple(yaml.safe_load(env.get("KFLOW_PLUGIN_DEFAULTS") or "[]") or ()),
         )

@@ -90,7 +90,7 @@ class Driver:
         raw = yaml.safe_load(data.get("flow.yaml") or "{}") or {}
         raw.setdefault("id", self.flow_name)
         raw.setdefault("namespace", self.ns)
-        self.flow = parse_flow(raw, f"Flow {self.flow_name}", "spec")
+        self.flow = parse_flow(raw, f"Flow {self.flow_name}", "spec", list(self.config.plugin_defaults))
         return self.flow
 
     # ---- one pass ---------------------------------------------------------------------------------

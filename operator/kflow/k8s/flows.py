@@ -10,7 +10,8 @@ from kflow.model.flow import parse_flow
 
 
 def flow_status(name: str, spec: dict[str, Any], generation: int | None,
-                previous: dict[str, Any] | None = None, namespace: str | None = None) -> dict[str, Any]:
+                previous: dict[str, Any] | None = None, namespace: str | None = None,
+                global_defaults: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Pure: the status of a Flow whose spec is `spec`."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     raw = dict(spec or {})
@@ -18,7 +19,7 @@ def flow_status(name: str, spec: dict[str, Any], generation: int | None,
     if namespace:
         raw.setdefault("namespace", namespace)
     try:
-        flow = parse_flow(raw, None, "spec")
+        flow = parse_flow(raw, None, "spec", global_defaults)
     except FlowInvalid as exc:
         message = "; ".join(str(p) for p in exc.problems)
         valid, tasks, reason = False, None, "InvalidFlow"

@@ -43,6 +43,14 @@ class FlowRef(_Open):
     name: str = Field(description="name of the Flow resource in the Execution's namespace")
 
 
+class TriggerVars(_Open):
+    """What `{{ trigger.* }}` holds for a scheduled execution (ISO-8601, in the trigger's time zone)."""
+
+    date: str = Field(description="the tick this execution runs for")
+    next: str | None = Field(default=None, description="the tick after it")
+    previous: str | None = Field(default=None, description="the tick before it")
+
+
 class ExecutionSpec(_Open):
     """A request to run a Flow once."""
 
@@ -50,6 +58,8 @@ class ExecutionSpec(_Open):
     inputs: dict[str, Any] = Field(default_factory=dict, description="input values by input id")
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to the execution")
     kill: bool = Field(default=False, description="set to true to kill the running execution")
+    trigger: TriggerVars | None = Field(
+        default=None, description="`trigger.*` variables, set by a CronTrigger for the tick it runs")
 
 
 class TaskRunStatus(_Open):

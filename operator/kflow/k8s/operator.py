@@ -48,8 +48,9 @@ def alive(**_: Any) -> str:
 @kopf.on.create(GROUP, VERSION, "flows")
 @kopf.on.update(GROUP, VERSION, "flows", field="spec")
 async def validate_flow(name: str, spec: Any, status: Any, meta: Any, body: Any, patch: kopf.Patch,
-                        **_: Any) -> None:
-    new = flow_status(name, dict(spec), meta.get("generation"), dict(status), meta.get("namespace"))
+                        memo: kopf.Memo, **_: Any) -> None:
+    new = flow_status(name, dict(spec), meta.get("generation"), dict(status), meta.get("namespace"),
+                      list(memo.shared.config.plugin_defaults))
     patch.status.update(new)
     if not new["valid"]:
         kopf.warn(body, reason="InvalidFlow", message=new["conditions"][0]["message"][:1000])

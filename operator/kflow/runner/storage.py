@@ -9,6 +9,7 @@ URIs keep Kestra's shape: kestra:///<namespace as path>/<flowId>/executions/<exe
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -66,7 +67,12 @@ class ExecutionStorage:
 
     def work_dir(self, task_run_id: str, attempt: int) -> Path:
         d = self.root / "work" / f"{task_run_id}-{attempt}"
-        d.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(d)
+        except FileNotFoundError:
+            d.mkdir(parents=True)
+        except FileExistsError:
+            pass
         return d
 
     def purge(self) -> list[str]:

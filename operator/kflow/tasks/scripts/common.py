@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,7 +41,8 @@ class ScriptTask(RunnableTask):
     def prepare(self, ctx: Any) -> tuple[list[str], dict[str, str], set[Path]]:
         """Stage files and render the command: (argv, extra env, files present before it runs)."""
         stage_input_files(ctx, self.inputFiles)
-        staged = set(ctx.workdir.rglob("*"))
+        # Files present before the command are not its outputs (only matters with outputFiles).
+        staged = set(ctx.workdir.rglob("*")) if self.outputFiles else set()
         before = [str(ctx.render(c)) for c in self.beforeCommands or []]
         body = self.command_text(ctx)
         script = "\n".join([*(["set -e"] if self.failFast else []), *before, body])
@@ -62,7 +62,7 @@ class ScriptTask(RunnableTask):
     def run(self, ctx: Any) -> dict[str, Any]:
         argv, extra_env, staged = self.prepare(ctx)
         outputs: dict[str, Any] = {}
-        code = ctx.run_process(argv, env={**os.environ, **ctx.env, **extra_env}, cwd=ctx.workdir,
+        code = ctx.run_process(argv, env={**ctx.env, **extra_env}, cwd=ctx.workdir,
                                on_line=lambda line, is_err: parse_line(ctx, outputs, line, is_err))
         return self.finish(ctx, code, outputs, staged)
 
