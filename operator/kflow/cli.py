@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     wk = sub.add_parser("worker", help="run one task attempt inside a task pod (used by the operator)")
     wk.add_argument("mode", choices=["run", "prepare"])
     wk.set_defaults(func=cmd_worker)
+    from kflow.k8s.schedule_cli import add_commands
+
+    add_commands(sub)  # convert, backfill
     return parser
 
 

@@ -15,6 +15,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 
+if ! command -v go >/dev/null; then
+    echo "build.sh: Go >= 1.26 is required (not found on PATH)" >&2
+    exit 1
+fi
 cache=${KFLOW_CACHE:-$HOME/.cache/kflow}
 key=$( { cat "$here/versions.env"; go env GOVERSION GOOS GOARCH; } | sha256sum | cut -c1-16)
 out="$cache/bin/$key"

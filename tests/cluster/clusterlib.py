@@ -68,8 +68,8 @@ class Cluster:
 
         return poll(f"pod {ns}/{name} to finish", done, timeout)
 
-    def new_namespace(self, labels: dict | None = None) -> str:
-        ns = f"t-{uuid.uuid4().hex[:8]}"
+    def new_namespace(self, labels: dict | None = None, prefix: str = "t") -> str:
+        ns = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.core.create_namespace({"metadata": {"name": ns, "labels": labels or {}}})
 
         def sa_ready():

@@ -30,3 +30,10 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     ns = cluster.new_namespace()
     yield ns
     cluster.delete_namespace(ns)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the resilience tests (they kill and restart cluster processes) after everything else."""
+    disruptive = [i for i in items if i.nodeid.split("::")[0].endswith("test_cluster_resilience.py")]
+    if disruptive:
+        items[:] = [i for i in items if i not in disruptive] + disruptive

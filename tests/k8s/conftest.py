@@ -7,6 +7,7 @@ missing cluster is a failure, never a skip. `crds` applies the generated CRDs on
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
 from clusterlib import REPO, STATE, Cluster, poll
 from kubernetes import client
 
-CRD_NAMES = ("flows.kflow.dev", "executions.kflow.dev")
+CRD_NAMES = ("flows.kflow.dev", "executions.kflow.dev", "crontriggers.kflow.dev")
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +33,14 @@ def cluster() -> Cluster:
     return c
 
 
+# Namespaces of this test session share a prefix the session's operator is limited to, so two test
+# sessions (or a developer's operator) on one cluster never drive each other's executions.
+SESSION_PREFIX = f"k{uuid.uuid4().hex[:6]}"
+
+
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    ns = cluster.new_namespace()
+    ns = cluster.new_namespace(prefix=SESSION_PREFIX)
     yield ns
     cluster.delete_namespace(ns)
 
@@ -48,8 +54,10 @@ def crds(cluster: Cluster) -> Cluster:
             "get", "crd", n, "-o", 'jsonpath={.status.conditions[?(@.type=="Established")].status}',
             check=False).stdout == "True", 30)
     # Discovery lags a little behind Established.
-    poll("flows and executions served",
-         lambda: cluster.kubectl("get", "flows,executions", "-A", check=False).returncode == 0, 30)
+    poll("flows, executions and crontriggers served",
+         lambda: cluster.kubectl("get", "flows,executions,crontriggers", "-A", check=False).returncode == 0, 30)
     return cluster
 
 from operator_harness import operator  # noqa: E402, F401  (the operator process fixture)
+
+from fixtures.postgres import pg_db, pg_server  # noqa: E402, F401  (the test PostgreSQL)

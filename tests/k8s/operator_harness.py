@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -39,8 +40,10 @@ def _let_pods_run_host_python() -> None:
 
 
 class Operator:
-    def __init__(self, cluster: Cluster, extra_env: dict[str, str] | None = None):
+    def __init__(self, cluster: Cluster, extra_env: dict[str, str] | None = None,
+                 namespaces: str | None = None):
         self.cluster = cluster
+        self.namespaces = namespaces
         self.port = _free_port()
         self.env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig,
                     "KFLOW_WORKER_COMMAND": f"{sys.executable} -m kflow.cli worker",
@@ -55,7 +58,8 @@ class Operator:
         with open(self.log_path, "a") as log:
             log.write(f"\n===== operator start #{self.starts} =====\n")
             log.flush()
-            self.proc = subprocess.Popen([sys.executable, "-m", "kflow.cli", "operator", "--liveness",
+            scope = ["--namespace", self.namespaces] if self.namespaces else []
+            self.proc = subprocess.Popen([sys.executable, "-m", "kflow.cli", "operator", *scope, "--liveness",
                                           f"http://127.0.0.1:{self.port}/healthz"], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         poll("operator liveness", self.healthy, 60)
@@ -88,11 +92,28 @@ class Operator:
 
 @pytest.fixture(scope="session")
 def operator(crds: Cluster) -> Iterator[Operator]:
+    from conftest import SESSION_PREFIX
+
     _let_pods_run_host_python()
-    op = Operator(crds)
+    op = Operator(crds, namespaces=f"{SESSION_PREFIX}-*")
     op.start()
     yield op
     op.stop()
+
+
+@contextlib.contextmanager
+def reconfigured(op: Operator, **env: str) -> Iterator[Operator]:
+    """The same operator restarted with extra settings, then restored."""
+    old = op.env
+    op.stop()
+    op.env = {**old, **env}
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        op.env = old
+        op.start()
 
 
 # ---- helpers used by the tests ---------------------------------------------------------------------

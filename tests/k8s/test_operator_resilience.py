@@ -45,8 +45,11 @@ tasks:
                     input="\n---\n".join(__import__("yaml").safe_dump(execution(n, "serial")) for n in names))
     items = poll("five executions done", lambda: _all_done(cluster, namespace, names), 240, every=1)
     assert [i["status"]["state"] for i in items] == ["SUCCESS"] * 5
-    spans = sorted((_ts(i["status"]["startDate"]), _ts(i["status"]["endDate"]), i["metadata"]["name"])
-                   for i in items)
+    def running_since(item: dict) -> float:
+        return next(_ts(h["date"]) for h in item["status"]["histories"] if h["state"] == "RUNNING")
+
+    # startDate is the creation (Kestra's); a queued execution starts running later.
+    spans = sorted((running_since(i), _ts(i["status"]["endDate"]), i["metadata"]["name"]) for i in items)
     for (_, end, _), (start, _, _) in itertools.pairwise(spans):
         assert start >= end, f"executions overlapped: {spans}"
     running_at = {i["metadata"]["name"]: next(_ts(h["date"]) for h in i["status"]["histories"]

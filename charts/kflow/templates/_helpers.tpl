@@ -55,15 +55,20 @@ ConfigMaps it owns: created, watched and deleted (never updated). Events: kopf r
 - apiGroups: ["kflow.dev"]
   resources: ["flows", "executions"]
   verbs: ["get", "list", "watch", "patch"]
+# CronTriggers create the executions of their ticks and delete those beyond their history limits; the
+# operator keeps one CronTrigger per inline Schedule trigger of a Flow.
 - apiGroups: ["kflow.dev"]
   resources: ["executions"]
-  verbs: ["create"]
+  verbs: ["create", "delete"]
 - apiGroups: ["kflow.dev"]
-  resources: ["flows/status", "executions/status"]
+  resources: ["crontriggers"]
+  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+- apiGroups: ["kflow.dev"]
+  resources: ["flows/status", "executions/status", "crontriggers/status"]
   verbs: ["get", "patch"]
 # Owner references with blockOwnerDeletion on task pods (clusters running OwnerReferencesPermissionEnforcement).
 - apiGroups: ["kflow.dev"]
-  resources: ["executions/finalizers"]
+  resources: ["executions/finalizers", "crontriggers/finalizers", "flows/finalizers"]
   verbs: ["update"]
 - apiGroups: [""]
   resources: ["pods"]

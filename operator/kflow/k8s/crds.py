@@ -28,7 +28,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from kflow.k8s.models import GROUP, VERSION, ExecutionSpec, ExecutionStatus, FlowStatus
+from kflow.k8s.models import (
+    GROUP,
+    VERSION,
+    CronTriggerSpec,
+    CronTriggerStatus,
+    ExecutionSpec,
+    ExecutionStatus,
+    FlowStatus,
+)
 
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
 ANY: dict[str, Any] = {PRESERVE: True, "nullable": True}
@@ -609,8 +617,33 @@ def execution_crd() -> dict[str, Any]:
     )
 
 
+def crontrigger_crd() -> dict[str, Any]:
+    return crd_for(
+        "CronTrigger", "crontriggers", CronTriggerSpec, CronTriggerStatus,
+        short_names=["kct"],
+        description="Runs a Flow on a cron schedule (Kestra's Schedule trigger): one Execution per tick, "
+                    "named from the tick; missed-tick recovery and declarative backfills.",
+        spec_description="The schedule, what each run gets, and an optional backfill.",
+        status_description="Written by the operator only.",
+        spec_options=SchemaOptions(keep_defaults=True),
+        status_options=EXECUTION_STATUS_OPTIONS,
+        printer_columns=[
+            PrinterColumn("Flow", ".spec.flowRef.name", description="the Flow that runs"),
+            PrinterColumn("Schedule", ".spec.cron", description="cron expression"),
+            PrinterColumn("Timezone", ".spec.timezone", priority=1),
+            PrinterColumn("Suspend", ".spec.suspend", "boolean"),
+            PrinterColumn("Last", ".status.lastScheduleTime", "date", "latest tick dealt with"),
+            PrinterColumn("Next", ".status.nextScheduleTime", description="next tick (UTC)"),
+            PrinterColumn("Active", ".status.activeCount", "integer", "active executions"),
+            PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status', priority=1),
+            PrinterColumn("Message", '.status.conditions[?(@.type=="Ready")].message', priority=1),
+            AGE,
+        ],
+    )
+
+
 def all_crds() -> list[dict[str, Any]]:
-    return [flow_crd(), execution_crd()]
+    return [flow_crd(), execution_crd(), crontrigger_crd()]
 
 
 # ---- files --------------------------------------------------------------------------------------------

@@ -119,3 +119,28 @@ class Kube:
     async def patch_labels(self, ns: str, plural: str, name: str, labels: dict[str, str]) -> None:
         await self._call(self.custom.patch_namespaced_custom_object, GROUP, VERSION, ns, plural, name,
                          {"metadata": {"labels": labels}})
+
+    async def create_custom(self, ns: str, plural: str, obj: dict[str, Any]) -> bool:
+        """True if created; False if it existed already (409: with deterministic names, done)."""
+        try:
+            await self._call(self.custom.create_namespaced_custom_object, GROUP, VERSION, ns, plural, obj)
+            return True
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+
+    async def list_custom(self, ns: str, plural: str, selector: str = "") -> list[dict[str, Any]]:
+        res = await self._call(self.custom.list_namespaced_custom_object, GROUP, VERSION, ns, plural,
+                               label_selector=selector)
+        return list(res.get("items") or [])
+
+    async def patch_custom(self, ns: str, plural: str, name: str, patch: dict[str, Any]) -> None:
+        await self._call(self.custom.patch_namespaced_custom_object, GROUP, VERSION, ns, plural, name, patch)
+
+    async def delete_custom(self, ns: str, plural: str, name: str) -> None:
+        try:
+            await self._call(self.custom.delete_namespaced_custom_object, GROUP, VERSION, ns, plural, name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

@@ -113,3 +113,71 @@ class ExecutionStatus(_Open):
     conditions: list[Condition] = Field(default_factory=list, description="Completed (True in any final "
                                         "state, for kubectl wait) and Succeeded")
     histories: list[dict[str, str]] | None = Field(default=None, description="state changes: {state, date}")
+
+
+# ---- CronTrigger ------------------------------------------------------------------------------------
+class BackfillSpec(_Open):
+    """Run the trigger's ticks in [start, end] (both included), alongside the regular schedule."""
+
+    start: str = Field(description="first instant (RFC 3339), e.g. 2019-01-01T00:00:00Z",
+                       json_schema_extra={"format": "date-time"})
+    end: str = Field(description="last instant (RFC 3339), not in the future",
+                     json_schema_extra={"format": "date-time"})
+    inputs: dict[str, Any] = Field(default_factory=dict, description="inputs merged over the trigger's inputs")
+    labels: dict[str, str] = Field(default_factory=dict, description="labels added to backfill executions")
+    paused: bool = Field(default=False, description="true: create no new backfill execution for now")
+    reprocess: Literal["missing", "failed", "all"] = Field(
+        default="missing", description="missing: only ticks without an execution; failed: those and ticks "
+        "whose latest attempt failed (re-run as <name>-r<k>); all: every tick")
+    maxActive: int = Field(default=1, ge=1, le=1000, description="backfill executions active at once")
+    order: Literal["oldest-first", "newest-first"] = Field(default="oldest-first")
+
+
+class CronTriggerSpec(_Open):
+    """Create an Execution of a Flow at every tick of a cron schedule (Kestra's Schedule trigger)."""
+
+    flowRef: FlowRef = Field(description="the Flow to run, in the trigger's namespace")
+    cron: str = Field(min_length=1, description="5 fields (min hour dom month dow), 6 with seconds first, or "
+                      "a nickname (@hourly @daily @weekly @monthly @yearly)")
+    timezone: str = Field(default="UTC", description="IANA time zone the cron is evaluated in")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="inputs of the created executions")
+    labels: dict[str, str] = Field(default_factory=dict, description="labels of the created executions")
+    suspend: bool = Field(default=False, description="true: create nothing (schedule and backfill)")
+    recoverMissedSchedules: Literal["ALL", "LAST", "NONE"] = Field(
+        default="ALL", description="ticks missed while the operator was down or the trigger suspended: "
+        "run ALL (at most 100, the newest), the LAST one, or NONE")
+    concurrencyPolicy: Literal["Allow", "Forbid", "Replace"] = Field(
+        default="Forbid", description="a tick while a scheduled execution is active: Forbid waits for it "
+        "(ticks run in order), Allow runs alongside, Replace kills it")
+    successfulExecutionsHistoryLimit: int = Field(
+        default=3, ge=0, description="finished successful scheduled executions kept (backfill runs are kept)")
+    failedExecutionsHistoryLimit: int = Field(
+        default=1, ge=0, description="finished failed scheduled executions kept (backfill runs are kept)")
+    backfill: BackfillSpec | None = Field(default=None, description="a declarative backfill")
+
+
+class BackfillStatus(_Open):
+    id: str | None = Field(default=None, description="identity of the backfill (hash of range, mode, "
+                           "inputs, labels); label kflow.dev/backfill-id of its executions")
+    total: int | None = Field(default=None, description="ticks in the range")
+    decided: int | None = Field(default=None, description="ticks decided (run or skipped) so far")
+    created: int | None = Field(default=None, description="executions created by this backfill")
+    skipped: int | None = Field(default=None, description="ticks not run (nothing to reprocess)")
+    active: int | None = None
+    succeeded: int | None = None
+    failed: int | None = None
+    currentTick: str | None = Field(default=None, description="the last tick decided")
+    completionTime: str | None = None
+
+
+class CronTriggerStatus(_Open):
+    """Written by the operator only."""
+
+    observedGeneration: int | None = None
+    lastScheduleTime: str | None = Field(default=None, description="latest tick dealt with: its execution "
+                                         "created, or skipped by recoverMissedSchedules")
+    nextScheduleTime: str | None = None
+    active: list[str] = Field(default_factory=list, description="active scheduled and backfill executions")
+    activeCount: int | None = None
+    backfill: BackfillStatus | None = None
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Suspended, BackfillComplete")

@@ -10,6 +10,7 @@ from typing import Any
 import kopf
 
 from kflow.engine.state import State
+from kflow.k8s import crontriggers  # noqa: F401  (registers the CronTrigger handlers)
 from kflow.k8s import naming as n
 from kflow.k8s.config import OperatorConfig
 from kflow.k8s.executions import Driver

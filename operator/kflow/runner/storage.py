@@ -75,12 +75,18 @@ class ExecutionStorage:
             pass
         return d
 
-    def purge(self) -> list[str]:
-        """Delete every stored file of the execution (PurgeCurrentExecutionFiles); return their URIs."""
+    def purge(self, keep: Path | None = None) -> list[str]:
+        """Delete every stored file of the execution (PurgeCurrentExecutionFiles) but those below `keep`
+        (the purging task's own working directory); return their URIs."""
         removed: list[str] = []
-        tasks = self.root / "tasks"
-        if tasks.exists():
-            for f in sorted(p for p in tasks.rglob("*") if p.is_file()):
+        keep = keep.resolve() if keep else None
+        for top in ("tasks", "work"):
+            base = self.root / top
+            if not base.exists():
+                continue
+            for f in sorted(p for p in base.rglob("*") if p.is_file()):
+                if keep is not None and (f.resolve() == keep or keep in f.resolve().parents):
+                    continue
                 removed.append(self.uri_for(f))
-            shutil.rmtree(tasks)
+                f.unlink()
         return removed

@@ -14,6 +14,6 @@ class PurgeCurrentExecutionFiles(RunnableTask):
     isolate: ClassVar[bool] = False
 
     def run(self, ctx: Any) -> dict[str, Any]:
-        uris = ctx.storage.purge()
+        uris = ctx.storage.purge(keep=ctx.workdir)
         ctx.log("INFO", f"purged {len(uris)} file(s)")
         return {"uris": uris}

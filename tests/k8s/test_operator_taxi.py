@@ -1,0 +1,82 @@
+"""The zoomcamp taxi flow, unchanged, on the cluster against the test PostgreSQL: same rows as `kflow run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from clusterlib import REPO
+from operator_harness import apply, execution, flow_manifest, get, pods, reconfigured, runs, wait_state
+
+from fixtures.taxi_server import TaxiServer
+
+pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
+ROWS = 20_000
+
+
+@pytest.fixture
+def taxi():
+    # Task pods run as a non-root user: the server's files and fake wget must be readable by it.
+    root = Path(tempfile.mkdtemp(prefix="kflow-taxi-", dir="/tmp"))
+    root.chmod(0o755)
+    with TaxiServer(root) as server:
+        for d in (server.root, server.bin_dir, server.files):
+            d.chmod(0o755)
+        yield server
+
+
+def _defaults(db) -> list[dict]:
+    return [{"type": "io.kestra.plugin.jdbc.postgresql", "forced": True, "values": db.connection_props()}]
+
+
+def _count(db, table: str) -> int:
+    return db.scalar(f"SELECT count(*) FROM {table}")
+
+
+def test_taxi_flow_on_the_cluster_loads_what_kflow_run_loads(operator, namespace, pg_db, taxi, tmp_path):
+    taxi.add_month("green", 2019, 1, rows=ROWS)
+    flow_file = REPO / "flows" / "02_postgres_taxi.yaml"
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text(yaml.safe_dump(_defaults(pg_db)))
+    local = subprocess.run([sys.executable, "-m", "kflow.cli", "run", str(flow_file), "--json",
+                            "--storage", str(tmp_path / "storage"), "--plugin-defaults", str(defaults),
+                            "-i", "taxi=green", "-i", "year=2019", "-i", "month=01"],
+                           env=taxi.env(), capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0, local.stderr[-3000:]
+    assert json.loads(local.stdout)["state"] == "SUCCESS"
+    local_rows = _count(pg_db, "public.green_tripdata")
+    local_files = pg_db.rows("SELECT DISTINCT filename FROM public.green_tripdata")
+    assert local_rows > 0.9 * ROWS
+    pg_db.execute("DROP TABLE public.green_tripdata; DROP TABLE public.green_tripdata_staging;")
+
+    cluster = operator.cluster
+    path = f"{taxi.bin_dir}{os.pathsep}{operator.env.get('PATH', os.environ['PATH'])}"
+    cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "task-env"},
+                                                      "stringData": {"PATH": path}})
+    with reconfigured(operator, KFLOW_PLUGIN_DEFAULTS=yaml.safe_dump(_defaults(pg_db)),
+                      KFLOW_SECRETS_FROM="task-env"):
+        apply(cluster, namespace, flow_manifest("postgres-taxi", yaml.safe_load(flow_file.read_text())))
+        apply(cluster, namespace, execution("green-2019-01", "postgres-taxi",
+                                            {"taxi": "green", "year": "2019", "month": "01"}))
+        ex = wait_state(cluster, namespace, "green-2019-01", 300)
+    if ex["status"]["state"] != "SUCCESS":
+        failed = [tr for tr in ex["status"]["taskRuns"] if tr["state"] == "FAILED"]
+        logs = [cluster.kubectl("-n", namespace, "logs", tr["pod"], "--all-containers", check=False).stdout
+                for tr in failed if tr.get("pod")]
+        spec = cluster.core.read_namespaced_pod(failed[0]["pod"], namespace).spec
+        pytest.fail(f"cluster run ended: {failed}\n{logs}\n{spec.containers[0].env_from}")
+    assert _count(pg_db, "public.green_tripdata") == local_rows
+    assert pg_db.rows("SELECT DISTINCT filename FROM public.green_tripdata") == local_files
+    by_id = runs(ex)
+    assert by_id["yellow_copy_in_to_staging_table"]["state"] == "SKIPPED"
+    assert by_id["green_copy_in_to_staging_table"]["state"] == "SUCCESS"
+    assert ex["metadata"]["labels"]["taxi"] == "green"
+    ran = {p.metadata.labels["kflow.dev/task"] for p in pods(cluster, namespace)}
+    assert "extract" in ran and "green_merge_data" in ran and "yellow_merge_data" not in ran
+    assert get(cluster, namespace, "executions", "green-2019-01")["status"]["state"] == "SUCCESS"
