@@ -17,14 +17,12 @@ import argparse
 import os
 import queue
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
-import yaml
 from kubernetes import client, config, watch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,12 +56,15 @@ def floor(core: client.CoreV1Api, ns: str, steps: int) -> list[float]:
     threading.Thread(target=watch_pods, args=(core, ns, events, stop), daemon=True).start()
     time.sleep(0.5)
     latencies: list[float] = []
-    names = [f"floor-{i}" for i in range(steps)]
+    run = uuid.uuid4().hex[:5]
+    names = [f"floor-{run}-{i}" for i in range(steps)]
     core.create_namespaced_pod(ns, pod_manifest(names[0]))
     done_at: dict[str, float] = {}
     created = {names[0]}
     while len(latencies) < steps - 1:
         t, kind, name, phase, _ = events.get(timeout=120)
+        if name not in names:
+            continue
         if phase == "Succeeded" and name not in done_at:
             done_at[name] = t
             i = names.index(name)
@@ -93,7 +94,7 @@ def kflow_chain(cluster, ns: str, steps: int) -> list[float]:
     done_at: dict[str, float] = {}
     latencies: list[float] = []
     while len(latencies) < steps - 1:
-        t, kind, name, phase, labels = events.get(timeout=300)
+        t, kind, _name, phase, labels = events.get(timeout=300)
         task = labels.get("kflow.dev/task")
         if labels.get("kflow.dev/execution") != run or not task:
             continue
@@ -109,7 +110,7 @@ def kflow_chain(cluster, ns: str, steps: int) -> list[float]:
 
 def stats(xs: list[float]) -> tuple[float, float]:
     xs = sorted(xs)
-    return statistics.median(xs), xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+    return statistics.median(xs), xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
 
 
 def main() -> None:

@@ -100,6 +100,11 @@ FILES_TRAILER = r"""files=$(find . -type f ! -path './.kflow/*' ! -path './.inpu
   | sed 's|^\./||; s/\\/\\\\/g; s/"/\\"/g; s/.*/"&"/' | paste -sd, -)
 printf '::{"kflow.files":[%s]}::\n' "$files"
 """
+# The `::{json}::` lines of the run (outputs, files) in the termination message when they fit.
+PROTOCOL_TRAILER = r"""{ grep -E '^::\{.*\}::$' .kflow/stdout; printf '::{"kflow.files":[%s]}::\n' "$files"; } > .kflow/protocol
+if [ "$(wc -c < .kflow/protocol)" -le 3500 ]; then cat .kflow/protocol > "${KFLOW_TERMINATION_LOG:-/dev/termination-log}"
+else echo '::{"kflow.protocolInLogs":true}::' > "${KFLOW_TERMINATION_LOG:-/dev/termination-log}"; fi
+"""
 MESSAGE_LIMIT = 3500  # the kubelet keeps at most 4096 bytes of a termination message
 
 
@@ -175,7 +180,11 @@ def pod_prepare() -> int:
                                              for p in sorted(staged) if p.is_file()))
     lines = ["#!/bin/sh", f"cd {shlex.quote(str(workdir))} || exit 125"]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-    lines += [" ".join(shlex.quote(a) for a in argv), "code=$?", FILES_TRAILER, "exit $code"]
+    command = " ".join(shlex.quote(a) for a in argv)
+    # stdout is kept for `kubectl logs` and copied so the protocol lines can travel in the termination
+    # message: the operator then needs no log read. POSIX sh has no pipefail, hence the exit file.
+    lines += [f"{{ {command}; echo $? > .kflow/exit; }} | tee .kflow/stdout", "code=$(cat .kflow/exit)",
+              FILES_TRAILER, PROTOCOL_TRAILER, "exit $code"]
     (internal / "run.sh").write_text("\n".join(lines) + "\n")
     return 0
 

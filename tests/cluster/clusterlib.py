@@ -44,14 +44,15 @@ class Cluster:
         self.rbac = client.RbacAuthorizationV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
-    def run(self, *argv: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run(list(argv), input=input, text=True, capture_output=True, env=self.env, timeout=120)
+    def run(self, *argv: str, input: str | None = None, check: bool = True,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+        r = subprocess.run(list(argv), input=input, text=True, capture_output=True, env=self.env, timeout=timeout)
         if check and r.returncode != 0:
             pytest.fail(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         return r
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True):
-        return self.run("kubectl", *args, input=input, check=check)
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120):
+        return self.run("kubectl", *args, input=input, check=check, timeout=timeout)
 
     def pod(self, ns: str, name: str):
         try:

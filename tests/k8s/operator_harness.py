@@ -139,7 +139,7 @@ def get(cluster: Cluster, ns: str, plural: str, name: str) -> dict[str, Any]:
 def wait_state(cluster: Cluster, ns: str, name: str, timeout: float = 120) -> dict[str, Any]:
     """Wait with `kubectl wait --for=condition=Completed`, as a user would; return the Execution."""
     cluster.kubectl("-n", ns, "wait", "--for=condition=Completed", f"execution/{name}",
-                    f"--timeout={int(timeout)}s")
+                    f"--timeout={int(timeout)}s", timeout=timeout + 30)
     return get(cluster, ns, "executions", name)
 
 

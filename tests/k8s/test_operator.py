@@ -17,7 +17,8 @@ def test_getting_started_runs_as_three_pods_sharing_one_volume(operator, namespa
     cluster.kubectl("-n", namespace, "apply", "-f", str(REPO / "flows" / "01_getting_started_data_pipeline.yaml"))
     apply(cluster, namespace, execution("gs", "getting-started-data-pipeline",
                                         {"uri": f"file://{REPO}/flows/data/products.json"}))
-    cluster.kubectl("-n", namespace, "wait", "--for=condition=Succeeded", "execution/gs", "--timeout=180s")
+    cluster.kubectl("-n", namespace, "wait", "--for=condition=Succeeded", "execution/gs", "--timeout=180s",
+                    timeout=210)
     ex = get(cluster, namespace, "executions", "gs")
     status = ex["status"]
     assert status["state"] == "SUCCESS"

@@ -76,6 +76,8 @@ def test_dst_repeated_local_time_runs_once_at_the_first_occurrence():
         "2024-11-03T01:40:00-04:00", "2024-11-03T02:00:00-05:00", "2024-11-03T02:20:00-05:00"]
     # Asked from inside the second 01:xx, the next tick is 02:00 EST, not a repeat.
     assert often.next_after(utc(2024, 11, 3, 6, 10)) == utc(2024, 11, 3, 7)
+    # ... and the previous one is 01:40 EDT (first pass), although its wall time is later than 01:10 EST.
+    assert often.previous_before(utc(2024, 11, 3, 6, 10)) == utc(2024, 11, 3, 5, 40)
 
 
 def test_hourly_year_has_8760_ticks_and_is_fast():

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes.client.rest import ApiException
 
 from kflow.k8s.models import API_VERSION, GROUP, VERSION
 from kflow.k8s.schedules import check_backfill, execution_for_tick, inline_crontriggers, run_of
@@ -94,7 +95,10 @@ async def run_crontrigger(name: str, namespace: str, body: Any, memo: kopf.Memo,
             wake.clear()
             try:
                 delay = await loop.reconcile()
-            except Exception as exc:  # an API hiccup must not kill the scheduler: retry soon
+            except ApiException as exc:  # e.g. 403 while the namespace terminates: no traceback, retry
+                log.warning("crontrigger %s/%s: pass failed: %s %s", namespace, name, exc.status, exc.reason)
+                delay = 5.0
+            except Exception as exc:  # an API hiccup or a bug must not kill the scheduler: retry soon
                 log.exception("crontrigger %s/%s: pass failed: %s", namespace, name, exc)
                 delay = 5.0
             if delay is None:
@@ -168,8 +172,9 @@ class TriggerLoop:
             self.post("Warning", "TooManyMissedSchedules",
                       f"more than 100 ticks due since {sn.iso(since)}: only the newest 100 are considered; "
                       "use spec.backfill to run older ones")
-        new.update(lastScheduleTime=sn.iso(d.last) if d.last else None,
-                   nextScheduleTime=sn.iso(d.next) if d.next else None)
+        if status.get("lastScheduleTime") or d.last != since:  # not the creation time: no tick yet
+            new["lastScheduleTime"] = sn.iso(d.last) if d.last else None
+        new["nextScheduleTime"] = sn.iso(d.next) if d.next else None
         if backfill:
             new["backfill"] = await self._backfill(obj, cron, backfill, status.get("backfill") or {}, cond)
         else:
@@ -230,9 +235,9 @@ class TriggerLoop:
         plan = plan_backfill(ticks, position, by_tick(runs), bf_id, backfill.get("reprocess") or "missing",
                              int(backfill.get("maxActive") or 1), sum(r.active for r in mine),
                              bool(backfill.get("paused")))
-        for decision in plan.create:
-            await self._create(execution_for_tick(obj, cron, decision.tick, backfill=backfill, bf_id=bf_id,
-                                                  attempt=decision.attempt))
+        await asyncio.gather(*(  # up to maxActive creates at once: the API round-trips dominate
+            self._create(execution_for_tick(obj, cron, d.tick, backfill=backfill, bf_id=bf_id, attempt=d.attempt))
+            for d in plan.create))
         self.bf_position = (bf_id, plan.position)
         mine = [r for r in self._runs() if r.backfill_id == bf_id]
         active = sum(r.active for r in mine)

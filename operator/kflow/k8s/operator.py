@@ -105,9 +105,15 @@ async def drive_execution(name: str, namespace: str, body: Any, memo: kopf.Memo,
     try:
         while not stopped:
             wake.clear()
-            fresh = await shared.kube.get_custom(namespace, "executions", name)
-            if fresh is None:
-                return
+            if driver.last_status is None:
+                # First pass of this process: what the API has now is the truth to resume from.
+                fresh = await shared.kube.get_custom(namespace, "executions", name)
+                if fresh is None:
+                    return
+            else:
+                # Later passes: the live view (spec edits such as kill) with the status we wrote
+                # ourselves, which the watch may not have delivered yet. Nobody else writes it.
+                fresh = {**dict(body), "status": driver.last_status}
             try:
                 result = await driver.reconcile(fresh)
             except kopf.TemporaryError:

@@ -29,9 +29,10 @@ def _terminated(pod: dict[str, Any], name: str, init: bool = False) -> dict[str,
 
 
 def needs_logs(pod: dict[str, Any], script: bool) -> bool:
-    if script:
-        return _terminated(pod, "task") is not None
     term = _terminated(pod, "task") or {}
+    if script:
+        message = term.get("message") or ""
+        return bool(term) and (not message.strip() or "kflow.protocolInLogs" in message)
     try:
         return bool(json.loads(term.get("message") or "{}").get("resultInLogs"))
     except ValueError:
@@ -92,7 +93,9 @@ def script_result(run_id: str, attempt: int, pod: dict[str, Any], logs: str, tim
     code = term.get("exitCode")
     variables: dict[str, Any] = {}
     files: list[str] = []
-    for line in logs.splitlines():
+    message = term.get("message") or ""
+    text = logs if not message.strip() or "kflow.protocolInLogs" in message else message
+    for line in text.splitlines():
         m = _PROTOCOL.match(line.strip())
         if not m:
             on_log("INFO", line)
