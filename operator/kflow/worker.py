@@ -101,9 +101,10 @@ FILES_TRAILER = r"""files=$(find . -type f ! -path './.kflow/*' ! -path './.inpu
 printf '::{"kflow.files":[%s]}::\n' "$files"
 """
 # The `::{json}::` lines of the run (outputs, files) in the termination message when they fit.
-PROTOCOL_TRAILER = r"""{ grep -E '^::\{.*\}::$' .kflow/stdout; printf '::{"kflow.files":[%s]}::\n' "$files"; } > .kflow/protocol
-if [ "$(wc -c < .kflow/protocol)" -le 3500 ]; then cat .kflow/protocol > "${KFLOW_TERMINATION_LOG:-/dev/termination-log}"
-else echo '::{"kflow.protocolInLogs":true}::' > "${KFLOW_TERMINATION_LOG:-/dev/termination-log}"; fi
+PROTOCOL_TRAILER = r"""msg=${KFLOW_TERMINATION_LOG:-/dev/termination-log}
+{ grep -E '^::\{.*\}::$' .kflow/stdout; printf '::{"kflow.files":[%s]}::\n' "$files"; } > .kflow/protocol
+if [ "$(wc -c < .kflow/protocol)" -le 3500 ]; then cat .kflow/protocol > "$msg"
+else echo '::{"kflow.protocolInLogs":true}::' > "$msg"; fi
 """
 MESSAGE_LIMIT = 3500  # the kubelet keeps at most 4096 bytes of a termination message
 
