@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,58 @@ def test_taxi_flow_on_the_cluster_loads_what_kflow_run_loads(operator, namespace
     ran = {p.metadata.labels["kflow.dev/task"] for p in pods(cluster, namespace)}
     assert "extract" in ran and "green_merge_data" in ran and "yellow_merge_data" not in ran
     assert get(cluster, namespace, "executions", "green-2019-01")["status"]["state"] == "SUCCESS"
+
+
+def test_scheduled_taxi_backfill_loads_q1_2019_one_month_at_a_time(operator, namespace, pg_db, taxi):
+    from clusterlib import poll
+    from crontrigger_harness import executions_of
+
+    for month in (1, 2, 3):
+        taxi.add_month("green", 2019, month, rows=3_000, seed=month)
+    cluster = operator.cluster
+    path = f"{taxi.bin_dir}{os.pathsep}{operator.env.get('PATH', os.environ['PATH'])}"
+    cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "task-env"},
+                                                      "stringData": {"PATH": path}})
+    # The GitOps way: the unchanged Kestra flow split into a Flow and CronTriggers by `kflow convert`.
+    converted = subprocess.run([sys.executable, "-m", "kflow.cli", "convert", "--split-triggers",
+                                str(REPO / "flows" / "02_postgres_taxi_scheduled.yaml")],
+                               capture_output=True, text=True, check=True).stdout
+    docs = [d for d in yaml.safe_load_all(converted) if d]
+    green = next(d for d in docs if d["kind"] == "CronTrigger" and d["metadata"]["name"].endswith("green-schedule"))
+    green["spec"]["backfill"] = {"start": "2019-01-01T00:00:00Z", "end": "2019-03-31T23:59:59Z"}
+    manifests = "\n---\n".join(yaml.safe_dump(d) for d in docs)
+    name = green["metadata"]["name"]
+    with reconfigured(operator, KFLOW_PLUGIN_DEFAULTS=yaml.safe_dump(_defaults(pg_db)),
+                      KFLOW_SECRETS_FROM="task-env"):
+        cluster.kubectl("-n", namespace, "apply", "-f", "-", input=manifests)
+
+        def three_done():
+            items = executions_of(cluster, namespace, name)
+            states = [(i.get("status") or {}).get("state") for i in items]
+            return items if len(items) == 3 and all(s in ("SUCCESS", "FAILED", "WARNING") for s in states) \
+                else None
+
+        items = poll("three backfill executions", three_done, 600, every=2)
+        cluster.kubectl("-n", namespace, "apply", "-f", "-", input=manifests)  # re-applied: nothing new
+        time.sleep(5)
+        again = executions_of(cluster, namespace, name)
+    assert [i["metadata"]["name"] for i in again] == [i["metadata"]["name"] for i in items]
+    assert [i["metadata"]["name"] for i in items] == [f"{name}-2019{m:02d}010900" for m in (1, 2, 3)]
+    assert [i["status"]["state"] for i in items] == ["SUCCESS"] * 3
+    assert all(i["metadata"]["labels"]["kflow.dev/backfill"] == "true" for i in items)
+
+    def running_since(item: dict) -> float:
+        return next(_ts(h["date"]) for h in item["status"]["histories"] if h["state"] == "RUNNING")
+
+    spans = sorted((running_since(i), _ts(i["status"]["endDate"])) for i in items)
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(spans)), f"two months ran at once: {spans}"
+    files = [r[0] for r in pg_db.rows("SELECT DISTINCT filename FROM public.green_tripdata ORDER BY 1")]
+    assert files == [f"green_tripdata_2019-{m:02d}.csv" for m in (1, 2, 3)]
+    per_file = dict(pg_db.rows("SELECT filename, count(*) FROM public.green_tripdata GROUP BY 1"))
+    assert all(count > 2_500 for count in per_file.values()), per_file
+
+
+def _ts(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
