@@ -193,9 +193,27 @@ class Walk:
         self.after_state: State | None = None
         self.index = {(tr.parentId, tr.taskId, tr.iteration): tr for tr in ex.taskRuns}
         self.by_id = {tr.id: tr for tr in ex.taskRuns}
-        self._base = base_context(engine.flow, ex, engine.envs)
-        # `outputs.*` and `tasks.*` views, built once per walk and kept current in place.
-        self._outputs, self._states = outputs_map(ex)
+        # Expression views, built on first use (many passes render nothing) and then kept current.
+        self._base_ctx: dict[str, Any] | None = None
+        self._views: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+    @property
+    def _base(self) -> dict[str, Any]:
+        if self._base_ctx is None:
+            self._base_ctx = base_context(self.engine.flow, self.ex, self.engine.envs)
+        return self._base_ctx
+
+    @property
+    def _outputs(self) -> dict[str, Any]:
+        if self._views is None:
+            self._views = outputs_map(self.ex)
+        return self._views[0]
+
+    @property
+    def _states(self) -> dict[str, Any]:
+        if self._views is None:
+            self._views = outputs_map(self.ex)
+        return self._views[1]
 
     # -- contexts and rendering
     def context(self, tr: TaskRun) -> dict[str, Any]:
@@ -222,8 +240,8 @@ class Walk:
 
     def outputs_changed(self, tr: TaskRun | None = None) -> None:
         """Refresh the expression views of `tr` (state and outputs) after it changed."""
-        if tr is None:
-            self._outputs, self._states = outputs_map(self.ex)
+        if tr is None or self._views is None:
+            self._views = None
             return
         put_view(self._states, tr, {"state": tr.state.value})
         if tr.outputs:
@@ -238,7 +256,7 @@ class Walk:
 
     def set_labels(self, labels: dict[str, str]) -> None:
         self.ex.labels = {**self.ex.labels, **labels}
-        self._base["labels"] = self.ex.labels
+        self._base_ctx = None
 
     def finish_actions(self) -> list[Action]:
         if self.wakes:

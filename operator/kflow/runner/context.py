@@ -47,6 +47,6 @@ class TaskRunContext:
     def mask(self, text: str) -> str:
         return self.renderer.mask(text)
 
-    def run_process(self, argv: list[str], *, env: Mapping[str, str], cwd: Path,
+    def run_process(self, argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
                     on_line: Callable[[str, bool], None]) -> int:
         return self.slot.run(argv, env=env, cwd=cwd, on_line=on_line)

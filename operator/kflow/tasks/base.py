@@ -65,7 +65,7 @@ class RunContext(Protocol):
     def log(self, level: str, message: str) -> None:
         """Record a task log line (secrets are masked by the context)."""
 
-    def run_process(self, argv: list[str], *, env: Mapping[str, str], cwd: Path,
+    def run_process(self, argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
                     on_line: Callable[[str, bool], None]) -> int:
         """Run a child process in its own process group; feed each output line (text, is_stderr);
         return its exit code. Timeouts and kills end the whole process tree."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,6 +12,7 @@ from kflow.errors import TaskFailed
 from kflow.tasks.base import RunnableTask
 from kflow.tasks.files import collect_output_files, localize_uris, stage_input_files
 
+_SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
 _PROTOCOL = re.compile(r"^::(\{.*\})::$")
 _LEVELS = {"TRACE": "TRACE", "DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "WARN": "WARN",
            "ERROR": "ERROR", "CRITICAL": "ERROR"}
@@ -62,7 +64,12 @@ class ScriptTask(RunnableTask):
     def run(self, ctx: Any) -> dict[str, Any]:
         argv, extra_env, staged = self.prepare(ctx)
         outputs: dict[str, Any] = {}
-        code = ctx.run_process(argv, env={**ctx.env, **extra_env}, cwd=ctx.workdir,
+        cwd = ctx.workdir
+        if Path(argv[0]).name in _SHELLS and len(argv) >= 2 and argv[-2] == "-c":
+            # A shell can change directory itself, which lets the runner use its fastest spawn.
+            argv = [*argv[:-1], f"cd {shlex.quote(str(ctx.workdir))} || exit 125\n{argv[-1]}"]
+            cwd = None
+        code = ctx.run_process(argv, env={**ctx.env, **extra_env}, cwd=cwd,
                                on_line=lambda line, is_err: parse_line(ctx, outputs, line, is_err))
         return self.finish(ctx, code, outputs, staged)
 
