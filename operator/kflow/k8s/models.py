@@ -66,7 +66,7 @@ class TaskRunStatus(_Open):
     """One task run (a task, or one iteration of a task inside ForEach)."""
 
     id: str = Field(description="task run id: the task id, plus loop iterations (`task.0.2`)")
-    taskId: str
+    taskId: str | None = Field(default=None, description="the task id (also the id up to its first dot)")
     parentId: str | None = Field(default=None, description="id of the flowable task run containing it")
     branch: str | None = Field(default=None, description="which child list of the parent (then, errors, ...)")
     iteration: int | None = Field(default=None, description="index of the ForEach value it runs for")

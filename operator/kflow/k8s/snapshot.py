@@ -11,7 +11,8 @@ from kflow.engine.state import Attempt, Execution, History, State, TaskRun
 from kflow.k8s import naming as n
 
 INLINE_OUTPUTS_BYTES = 1024       # larger outputs of one task run go to a ConfigMap
-INLINE_OUTPUTS_BUDGET = 32 * 1024  # and so do all outputs once the status holds this much
+INLINE_OUTPUTS_BUDGET = 16 * 1024  # and so do all outputs once the status holds this much
+STATUS_BUDGET = 448 * 1024         # past this, finished task runs leave out their (deterministic) pod name
 
 
 def ts(dt: datetime | None) -> str | None:
@@ -32,13 +33,13 @@ def duration(start: datetime | None, end: datetime | None) -> str | None:
 
 
 def task_run_status(execution_name: str, tr: TaskRun) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": tr.id, "taskId": tr.taskId}
+    # taskId (the id up to its first dot) and iteration (the id's extra `.N` over its parent's) are
+    # implied by the id: leaving them out keeps 2,000 task runs under etcd's object size.
+    out: dict[str, Any] = {"id": tr.id}
     if tr.parentId:
         out["parentId"] = tr.parentId
     if tr.branch != "tasks":
         out["branch"] = tr.branch
-    if tr.iteration is not None:
-        out["iteration"] = tr.iteration
     if tr.value is not None:
         out["value"] = tr.value
     out["state"] = tr.state.value
@@ -66,7 +67,13 @@ def task_run_status(execution_name: str, tr: TaskRun) -> dict[str, Any]:
 def task_run_from_status(raw: dict[str, Any], by_id: dict[str, TaskRun],
                          outputs: dict[str, Any] | None) -> TaskRun:
     parent = by_id.get(raw.get("parentId") or "")
+    task_id = raw.get("taskId") or raw["id"].split(".", 1)[0]
     iteration = raw.get("iteration")
+    if iteration is None and parent is not None:
+        own = raw["id"][len(task_id):]
+        inherited = parent.id[len(parent.taskId):]
+        if len(own) > len(inherited):
+            iteration = int(own.rsplit(".", 1)[1])
     value = raw.get("value")
     if parent is None:
         value_path: list[str] = []
@@ -91,7 +98,7 @@ def task_run_from_status(raw: dict[str, Any], by_id: dict[str, TaskRun],
             last_state = State.FAILED
         attempts.append(Attempt(state=last_state, startDate=last_start if count > 1 else (first or start),
                                 endDate=end if state.terminal else None, exitCode=raw.get("exitCode")))
-    return TaskRun(id=raw["id"], taskId=raw["taskId"], parentId=raw.get("parentId"),
+    return TaskRun(id=raw["id"], taskId=task_id, parentId=raw.get("parentId"),
                    branch=raw.get("branch", "tasks"), value=value, valuePath=value_path,
                    iteration=iteration, state=state, attempts=attempts, outputs=outputs or {},
                    startDate=start, endDate=end, wakeAt=parse_ts(raw.get("wakeAt")), items=raw.get("items"),
@@ -159,6 +166,10 @@ def execution_status(ex: Execution, *, execution_name: str, flow_generation: int
         "outputsRefs": outputs_refs or None,
         "conditions": conditions(ex, reason, ex.error, generation, now, (previous or {}).get("conditions")),
     }
+    if len(runs) > 500 and len(json.dumps(runs, separators=(",", ":"), default=str)) > STATUS_BUDGET:
+        for item in runs:
+            if item["state"] in ("SUCCESS", "SKIPPED"):
+                item.pop("pod", None)
     return status
 
 
