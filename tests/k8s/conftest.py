@@ -7,7 +7,6 @@ missing cluster is a failure, never a skip. `crds` applies the generated CRDs on
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,13 +32,10 @@ def cluster() -> Cluster:
     return c
 
 
-# Namespaces of this test session share a prefix the session's operator is limited to, so two test
-# sessions (or a developer's operator) on one cluster never drive each other's executions.
-SESSION_PREFIX = f"k{uuid.uuid4().hex[:6]}"
-
-
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
+    from operator_harness import SESSION_PREFIX
+
     ns = cluster.new_namespace(prefix=SESSION_PREFIX)
     yield ns
     cluster.delete_namespace(ns)

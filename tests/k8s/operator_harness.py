@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import yaml
 from clusterlib import REPO, Cluster, poll
 
 LOGS = REPO / ".cluster" / "logs"
+# Namespaces of this test session share a prefix the session's operator is limited to, so two test
+# sessions (or a developer's operator) on one cluster never drive each other's executions.
+SESSION_PREFIX = f"k{uuid.uuid4().hex[:6]}"
 
 
 def _free_port() -> int:
@@ -92,8 +96,6 @@ class Operator:
 
 @pytest.fixture(scope="session")
 def operator(crds: Cluster) -> Iterator[Operator]:
-    from conftest import SESSION_PREFIX
-
     _let_pods_run_host_python()
     op = Operator(crds, namespaces=f"{SESSION_PREFIX}-*")
     op.start()
