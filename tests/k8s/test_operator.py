@@ -231,3 +231,24 @@ def test_invalid_flows_are_rejected_or_marked_invalid_with_their_path(operator, 
         checked += 1
     assert checked >= 20
     assert pods(cluster, namespace) == []
+
+
+def test_finished_pods_are_deleted_after_the_configured_ttl(operator, namespace):
+    from operator_harness import reconfigured
+
+    cluster = operator.cluster
+    apply(cluster, namespace, flow_manifest("short", """
+id: short
+namespace: t
+tasks:
+  - id: one
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo done"]
+"""))
+    with reconfigured(operator, KFLOW_POD_TTL_SECONDS="3"):
+        apply(cluster, namespace, execution("ttl", "short"))
+        ex = wait_state(cluster, namespace, "ttl")
+        assert ex["status"]["state"] == "SUCCESS"
+        assert len(pods(cluster, namespace)) == 1  # kept for `kubectl logs` until the TTL passes
+        poll("pods deleted after the TTL", lambda: pods(cluster, namespace) == [], 60)
+    assert get(cluster, namespace, "executions", "ttl")["status"]["state"] == "SUCCESS"

@@ -12,7 +12,7 @@ from kflow.k8s import naming as n
 
 INLINE_OUTPUTS_BYTES = 1024       # larger outputs of one task run go to a ConfigMap
 INLINE_OUTPUTS_BUDGET = 16 * 1024  # and so do all outputs once the status holds this much
-STATUS_BUDGET = 448 * 1024         # past this, finished task runs leave out their (deterministic) pod name
+STATUS_BUDGET = 448 * 1024  # past this, task runs leave out their taskId and finished ones their pod name
 
 
 def ts(dt: datetime | None) -> str | None:
@@ -33,9 +33,9 @@ def duration(start: datetime | None, end: datetime | None) -> str | None:
 
 
 def task_run_status(execution_name: str, tr: TaskRun) -> dict[str, Any]:
-    # taskId (the id up to its first dot) and iteration (the id's extra `.N` over its parent's) are
-    # implied by the id: leaving them out keeps 2,000 task runs under etcd's object size.
-    out: dict[str, Any] = {"id": tr.id}
+    # iteration (the id's extra `.N` over its parent's id) is implied by the id; so is taskId (the id up
+    # to its first dot), which only very large executions leave out (see execution_status).
+    out: dict[str, Any] = {"id": tr.id, "taskId": tr.taskId}
     if tr.parentId:
         out["parentId"] = tr.parentId
     if tr.branch != "tasks":
@@ -168,6 +168,7 @@ def execution_status(ex: Execution, *, execution_name: str, flow_generation: int
     }
     if len(runs) > 500 and len(json.dumps(runs, separators=(",", ":"), default=str)) > STATUS_BUDGET:
         for item in runs:
+            item.pop("taskId", None)
             if item["state"] in ("SUCCESS", "SKIPPED"):
                 item.pop("pod", None)
     return status
