@@ -97,3 +97,16 @@ def shell_pod(name: str, script: str, **spec) -> dict:
     container.update(spec.pop("container", {}))
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"restartPolicy": "Never", "containers": [container], **spec}}
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    """The local control plane of `make cluster-up`; its absence fails the test, never skips it."""
+    if not (STATE / "kubeconfig").exists() or not (STATE / "env").exists():
+        pytest.fail(f"local cluster is not up ({STATE}/kubeconfig missing): run `make cluster-up` first")
+    c = Cluster()
+    try:
+        client.VersionApi(c.api).get_code(_request_timeout=10)
+    except Exception as e:
+        pytest.fail(f"local cluster at {STATE} is not answering ({e}): run `make cluster-up`")
+    return c

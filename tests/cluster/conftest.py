@@ -9,24 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from clusterlib import STATE, Cluster
-from kubernetes import client
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Cluster:
-    if not (STATE / "kubeconfig").exists() or not (STATE / "env").exists():
-        pytest.fail(f"local cluster is not up ({STATE}/kubeconfig missing): run `make cluster-up` first")
-    c = Cluster()
-    try:
-        client.VersionApi(c.api).get_code(_request_timeout=10)
-    except Exception as e:
-        pytest.fail(f"local cluster at {STATE} is not answering ({e}): run `make cluster-up`")
-    return c
+from clusterlib import Cluster, cluster  # noqa: F401  (the session fixture)
 
 
 @pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
+def namespace(cluster: Cluster) -> Iterator[str]:  # noqa: F811  (the fixture, by name)
     ns = cluster.new_namespace()
     yield ns
     cluster.delete_namespace(ns)

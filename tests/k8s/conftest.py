@@ -14,26 +14,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
 
-from clusterlib import REPO, STATE, Cluster, poll
-from kubernetes import client
+from clusterlib import REPO, Cluster, cluster, poll  # noqa: F401  (cluster: the session fixture)
 
 CRD_NAMES = ("flows.kflow.dev", "executions.kflow.dev", "crontriggers.kflow.dev")
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Cluster:
-    if not (STATE / "kubeconfig").exists() or not (STATE / "env").exists():
-        pytest.fail(f"local cluster is not up ({STATE}/kubeconfig missing): run `make cluster-up` first")
-    c = Cluster()
-    try:
-        client.VersionApi(c.api).get_code(_request_timeout=10)
-    except Exception as e:
-        pytest.fail(f"local cluster at {STATE} is not answering ({e}): run `make cluster-up`")
-    return c
-
-
 @pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
+def namespace(cluster: Cluster) -> Iterator[str]:  # noqa: F811  (the fixture, by name)
     from operator_harness import SESSION_PREFIX
 
     ns = cluster.new_namespace(prefix=SESSION_PREFIX)
@@ -42,7 +29,7 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def crds(cluster: Cluster) -> Cluster:
+def crds(cluster: Cluster) -> Cluster:  # noqa: F811
     """The committed CRDs (crds/), applied and served. They are cluster-wide and left in place."""
     cluster.kubectl("apply", "-f", str(REPO / "crds"))
     for name in CRD_NAMES:
