@@ -286,8 +286,8 @@ class Driver:
     async def _persist(self, body: dict[str, Any], ex: Execution, now: datetime) -> None:
         inline = await self._spill(body, ex)
         previous = self.last_status or body.get("status") or {}
-        reason = {State.CANCELLED: "ConcurrencyLimit"}.get(ex.state) if ex.error and "concurrency" in \
-            (ex.error or "") else None
+        limited = ex.state in (State.CANCELLED, State.FAILED) and "concurrency limit" in (ex.error or "")
+        reason = "ConcurrencyLimit" if limited else None
         for tr in previous.get("taskRuns") or []:
             if tr.get("preview") and tr["id"] not in self.previews:
                 self.previews[tr["id"]] = tr["preview"]

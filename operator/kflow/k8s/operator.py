@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +23,8 @@ from kflow.k8s.shared import Shared
 
 log = logging.getLogger("kflow.operator")
 RESYNC_SECONDS = 30.0
+DRIVER_BACKOFF = 5.0                # after a driver failed (settings.execution.default_backoff)
+DRIVER_CANCELLATION_TIMEOUT = 5.0   # on exit: drivers still running after this are cancelled
 
 
 @kopf.on.startup()
@@ -58,19 +62,63 @@ async def validate_flow(name: str, spec: Any, status: Any, meta: Any, body: Any,
 
 
 # ---- Executions ------------------------------------------------------------------------------------
+# Each live Execution is driven by an asyncio task of ours, started and stopped from the watch events below,
+# not by a kopf daemon: kopf keeps the last body of every object of a resource that has a daemon handler
+# (ResourceMemory.daemons_memory.live_fresh_body, set on every event, kopf/_core/reactor/processing.py
+# process_spawning_cause) for as long as the object exists, finished or not -- ~20 KB per finished
+# Execution, which accumulate (backfills keep them all). Our tasks hold a body only while they run.
+class Stopped:
+    """What the driver is told of its end (kopf's `stopped`): true once stopped; an interruptible wait."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        return bool(self)
+
+
+@dataclass
+class LiveExecution:
+    body: dict[str, Any]  # the latest seen on the watch (spec edits such as kill)
+    stopped: Stopped = field(default_factory=Stopped)
+    task: asyncio.Task | None = None
+
+
 @kopf.on.event(GROUP, VERSION, "executions")
-def track_execution(type: str, name: str, namespace: str, spec: Any, status: Any, meta: Any, memo: kopf.Memo,
-                    **_: Any) -> None:
+async def track_execution(type: str, name: str, namespace: str, body: Any, spec: Any, status: Any, meta: Any,
+                          memo: kopf.Memo, **_: Any) -> None:
     shared: Shared = memo.shared
+    key = (namespace, name)
     flow = (spec.get("flowRef") or {}).get("name") or ""
+    live = shared.drivers.get(key)
     if type == "DELETED":
+        if live is not None:
+            live.stopped.set()
+        shared.finished.discard(key)
         shared.executions[(namespace, flow)].pop(name, None)
         running = shared.running.get((namespace, flow))
         if running is not None and name in running:
             running.discard(name)
             shared.wake_flow(namespace, flow)
+        shared.wake(namespace, name)
         return
     shared.executions[(namespace, flow)][name] = (status.get("state"), meta.get("creationTimestamp") or "")
+    if meta.get("deletionTimestamp"):
+        if live is not None:
+            live.stopped.set()
+    elif live is not None:
+        live.body = dict(body)
+    elif _live(status) and key not in shared.finished:
+        live = shared.drivers[key] = LiveExecution(dict(body))
+        live.task = asyncio.create_task(_drive(shared, namespace, name, live), name=f"execution {namespace}/{name}")
     shared.wake(namespace, name)
 
 
@@ -92,14 +140,30 @@ def _live(status: Any, **_: Any) -> bool:
     return not State(status.get("state") or "CREATED").terminal
 
 
-@kopf.daemon(GROUP, VERSION, "executions", when=_live, cancellation_timeout=5)
-async def drive_execution(name: str, namespace: str, body: Any, memo: kopf.Memo, stopped: Any,
-                          **_: Any) -> None:
-    shared: Shared = memo.shared
+async def _drive(shared: Shared, namespace: str, name: str, live: LiveExecution) -> None:
+    """Run the driver until it returns (execution over or gone) or is stopped; retry it when it fails."""
+    key = (namespace, name)
+    try:
+        while not live.stopped:
+            try:
+                await drive_execution(shared, namespace, name, live, live.stopped)
+            except Exception as exc:  # as kopf did for a failed daemon: log, back off, run it again
+                log.exception("execution %s/%s: driver failed: %s", namespace, name, exc)
+                await live.stopped.wait(DRIVER_BACKOFF)
+                continue
+            if not live.stopped:
+                shared.finished.add(key)  # ended on its own: not driven again by this process
+            return
+    finally:
+        if shared.drivers.get(key) is live:
+            del shared.drivers[key]
+
+
+async def drive_execution(shared: Shared, namespace: str, name: str, live: LiveExecution, stopped: Stopped) -> None:
     wake = shared.wakeups.setdefault((namespace, name), asyncio.Event())
 
     def post(kind: str, reason: str, message: str) -> None:
-        (kopf.info if kind == "Normal" else kopf.warn)(body, reason=reason, message=message)
+        (kopf.info if kind == "Normal" else kopf.warn)(live.body, reason=reason, message=message)
 
     driver = Driver(shared, namespace, name, post)
     try:
@@ -113,11 +177,9 @@ async def drive_execution(name: str, namespace: str, body: Any, memo: kopf.Memo,
             else:
                 # Later passes: the live view (spec edits such as kill) with the status we wrote
                 # ourselves, which the watch may not have delivered yet. Nobody else writes it.
-                fresh = {**dict(body), "status": driver.last_status}
+                fresh = {**live.body, "status": driver.last_status}
             try:
                 result = await driver.reconcile(fresh)
-            except kopf.TemporaryError:
-                raise
             except Exception as exc:  # an API hiccup or a bug must not kill the driver: retry soon
                 log.exception("execution %s/%s: reconcile failed: %s", namespace, name, exc)
                 result = datetime.now(UTC).timestamp() + 2
@@ -129,12 +191,25 @@ async def drive_execution(name: str, namespace: str, body: Any, memo: kopf.Memo,
                 timeout = min(timeout, max((result - datetime.now(UTC)).total_seconds(), 0.0))
             elif isinstance(result, float):
                 timeout = max(result - datetime.now(UTC).timestamp(), 0.0)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
     finally:
         shared.wakeups.pop((namespace, name), None)
+
+
+@kopf.on.cleanup()
+async def stop_drivers(memo: kopf.Memo, **_: Any) -> None:
+    """On exit, as kopf did for its daemons: ask the drivers to stop, cancel those still running after 5 s."""
+    shared: Shared | None = getattr(memo, "shared", None)
+    lives = list(shared.drivers.items()) if shared is not None else []
+    for (namespace, name), live in lives:
+        live.stopped.set()
+        shared.wake(namespace, name)
+    tasks = [live.task for _, live in lives if live.task is not None]
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=DRIVER_CANCELLATION_TIMEOUT)
+        for task in pending:
+            task.cancel()
 
 
 async def _after_terminal(shared: Shared, namespace: str, name: str, stopped: Any) -> None:

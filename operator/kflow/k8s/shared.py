@@ -26,6 +26,10 @@ class Shared:
     flow_locks: dict[Key, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     # executions (ns, name) per flow, with state and creation time, fed by the executions watch
     executions: dict[Key, dict[str, tuple[str | None, str]]] = field(default_factory=lambda: defaultdict(dict))
+    # (namespace, execution) -> its running driver task (live executions only; see operator.track_execution)
+    drivers: dict[Key, Any] = field(default_factory=dict)
+    # (namespace, execution) whose driver ended on its own: not driven again by this process (until deleted)
+    finished: set[Key] = field(default_factory=set)
 
     def wake(self, namespace: str, name: str) -> None:
         event = self.wakeups.get((namespace, name))
