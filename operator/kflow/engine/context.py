@@ -29,6 +29,20 @@ def put_view(target: dict[str, Any], tr: TaskRun, value: Any) -> None:
     node[tr.valuePath[-1]] = value
 
 
+def with_view(target: dict[str, Any], tr: TaskRun, value: Any) -> dict[str, Any]:
+    """`put_view` without touching `target`: a new map sharing every branch but the changed one, so a
+    context handed out earlier never changes under the task rendering with it."""
+    new = dict(target)
+    if not tr.valuePath:
+        new[tr.taskId] = value
+        return new
+    node = new[tr.taskId] = dict(new.get(tr.taskId, {}))
+    for v in tr.valuePath[:-1]:
+        node[v] = node = dict(node.get(v, {}))
+    node[tr.valuePath[-1]] = value
+    return new
+
+
 def base_context(flow: Flow, execution: Execution, envs: dict[str, str]) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision or 1,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kflow.engine.context import base_context, outputs_map, put_view, task_run_context
+from kflow.engine.context import base_context, outputs_map, task_run_context, with_view
 from kflow.engine.retry import next_attempt_at
 from kflow.engine.state import TERMINAL, Attempt, Execution, State, TaskRun
 from kflow.errors import TaskFailed
@@ -71,6 +71,14 @@ class Engine:
         self.renderer = renderer
         self.envs = envs or {}
         self.tasks: dict[str, Task] = {t.id: t for t in flow.all_tasks()}
+        self._memo: _Memo | None = None
+
+    def _memo_for(self, ex: Execution) -> _Memo:
+        """Indexes of `ex`'s task runs, kept from one step to the next while only the engine adds runs."""
+        memo = self._memo
+        if memo is None or memo.runs is not ex.taskRuns or memo.count != len(ex.taskRuns):
+            memo = self._memo = _Memo(ex.taskRuns)
+        return memo
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def create_execution(self, execution_id: str, inputs: dict[str, Any], now: datetime,
@@ -108,13 +116,14 @@ class Engine:
                 tr.attempts[-1].state = State.KILLED
                 tr.attempts[-1].endDate = now
             tr.state, tr.endDate = State.KILLED, now
+        self._memo = None
         if not ex.state.terminal:
             ex.set_state(State.KILLED, now)
         return actions
 
     def apply(self, ex: Execution, result: TaskRunResult, now: datetime) -> None:
         """Record a runnable attempt's outcome. Stale or repeated results are ignored (idempotent)."""
-        tr = ex.task_run(result.run_id)
+        tr = self._memo_for(ex).by_id.get(result.run_id)
         if tr is None or tr.state != State.RUNNING or len(tr.attempts) != result.attempt:
             return
         task = self.tasks[tr.taskId]
@@ -128,8 +137,10 @@ class Engine:
                                  f"{ex.id}/{tr.id}")
             if at is not None:
                 tr.state, tr.wakeAt = State.RETRYING, at
+                self._memo_for(ex).changed(tr)
                 return
         _finish(task, tr, result.state, now)
+        self._memo_for(ex).changed(tr)
 
     # ---- the walk ------------------------------------------------------------------------------
     def step(self, ex: Execution, now: datetime) -> list[Action]:
@@ -149,8 +160,7 @@ class Engine:
             status = self._flow_outputs(walk, status)
             ex.set_state(status, now)
         else:
-            paused = any(tr.state == State.PAUSED for tr in ex.taskRuns)
-            ex.set_state(State.PAUSED if paused else State.RUNNING, now)
+            ex.set_state(State.PAUSED if walk.paused else State.RUNNING, now)
         return walk.finish_actions()
 
     def _flow_outputs(self, walk: Walk, status: State) -> State:
@@ -180,6 +190,35 @@ def _finish(task: Task, tr: TaskRun, state: State, now: datetime) -> None:
     tr.state, tr.endDate, tr.wakeAt = state, now, None
 
 
+class _Memo:
+    """Lookups over an execution's task runs (append-only; their ids and places never change)."""
+
+    def __init__(self, runs: list[TaskRun]):
+        self.runs = runs
+        self.count = len(runs)
+        self.index = {(tr.parentId, tr.taskId, tr.iteration): tr for tr in runs}
+        self.by_id = {tr.id: tr for tr in runs}
+        self.done: dict[tuple[Any, ...], tuple[int, State]] = {}  # see Walk.sequence
+        # `outputs` and `tasks` expression views, replaced (never edited) when a task run changes.
+        self.views: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self.base: dict[str, Any] | None = None
+        self.base_key: tuple[Any, ...] = ()
+
+    def changed(self, tr: TaskRun) -> None:
+        """`tr`'s state or outputs changed: new views, unless none were built yet."""
+        if self.views is not None:
+            outputs, states = self.views
+            if tr.outputs:
+                outputs = with_view(outputs, tr, tr.outputs)
+            self.views = (outputs, with_view(states, tr, {"state": tr.state.value}))
+
+    def add(self, tr: TaskRun) -> None:
+        self.runs.append(tr)
+        self.count += 1
+        self.index[(tr.parentId, tr.taskId, tr.iteration)] = tr
+        self.by_id[tr.id] = tr
+
+
 class Walk:
     """One pass over the task tree; flowable task modules call back into it."""
 
@@ -191,29 +230,31 @@ class Walk:
         self.actions: list[Action] = []
         self.wakes: list[datetime] = []
         self.after_state: State | None = None
-        self.index = {(tr.parentId, tr.taskId, tr.iteration): tr for tr in ex.taskRuns}
-        self.by_id = {tr.id: tr for tr in ex.taskRuns}
-        # Expression views, built on first use (many passes render nothing) and then kept current.
-        self._base_ctx: dict[str, Any] | None = None
-        self._views: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self.paused = False
+        self.memo = engine._memo_for(ex)
+        self.index = self.memo.index
+        self.by_id = self.memo.by_id
 
     @property
     def _base(self) -> dict[str, Any]:
-        if self._base_ctx is None:
-            self._base_ctx = base_context(self.engine.flow, self.ex, self.engine.envs)
-        return self._base_ctx
+        ex, memo = self.ex, self.memo
+        key = (ex.state, ex.labels, ex.inputs, ex.trigger)
+        if memo.base is None or len(key) != len(memo.base_key) or \
+                any(a is not b for a, b in zip(key, memo.base_key, strict=True)):
+            memo.base, memo.base_key = base_context(self.engine.flow, ex, self.engine.envs), key
+        return memo.base
 
     @property
     def _outputs(self) -> dict[str, Any]:
-        if self._views is None:
-            self._views = outputs_map(self.ex)
-        return self._views[0]
+        if self.memo.views is None:
+            self.memo.views = outputs_map(self.ex)  # on first use: many passes render nothing
+        return self.memo.views[0]
 
     @property
     def _states(self) -> dict[str, Any]:
-        if self._views is None:
-            self._views = outputs_map(self.ex)
-        return self._views[1]
+        if self.memo.views is None:
+            self.memo.views = outputs_map(self.ex)
+        return self.memo.views[1]
 
     # -- contexts and rendering
     def context(self, tr: TaskRun) -> dict[str, Any]:
@@ -239,13 +280,11 @@ class Walk:
         return self.renderer.render_value(value, self.context(tr))
 
     def outputs_changed(self, tr: TaskRun | None = None) -> None:
-        """Refresh the expression views of `tr` (state and outputs) after it changed."""
-        if tr is None or self._views is None:
-            self._views = None
-            return
-        put_view(self._states, tr, {"state": tr.state.value})
-        if tr.outputs:
-            put_view(self._outputs, tr, tr.outputs)
+        """Refresh the expression views of `tr` (state and outputs) after it changed; all without `tr`."""
+        if tr is None:
+            self.memo.views = None
+        else:
+            self.memo.changed(tr)
 
     # -- side channels
     def log(self, tr: TaskRun, level: str, message: str) -> None:
@@ -255,8 +294,7 @@ class Walk:
         self.wakes.append(at)
 
     def set_labels(self, labels: dict[str, str]) -> None:
-        self.ex.labels = {**self.ex.labels, **labels}
-        self._base_ctx = None
+        self.ex.labels = {**self.ex.labels, **labels}  # a new dict: the cached base context sees it
 
     def finish_actions(self) -> list[Action]:
         if self.wakes:
@@ -290,21 +328,30 @@ class Walk:
     def sequence(self, tasks: list[Task], parent: TaskRun | None, branch: str,
                  iteration: int | None = None) -> State:
         """Run `tasks` one after the other; stop at the first failure."""
-        status = State.SUCCESS
+        if not tasks:
+            return State.SUCCESS
         parent_id = parent.id if parent else None
-        for task in tasks:
+        # Task runs never leave a terminal state, so a finished prefix needs no second look. Task ids are
+        # unique in a flow: the first id and the length name the list (Parallel passes one-task groups).
+        key = (parent_id, branch, iteration, tasks[0].id, len(tasks))
+        start, status = self.memo.done.get(key, (0, State.SUCCESS))
+        for i in range(start, len(tasks)):
+            task = tasks[i]
             if task.disabled:
                 continue
             tr = self.index.get((parent_id, task.id, iteration))
             if tr is None:
                 tr = self.create(task, parent, branch, iteration)
             state = self.advance(task, tr)
-            if not state.terminal:
+            if state not in TERMINAL:
+                self.memo.done[key] = (i, status)
                 return State.RUNNING
             if state in (State.FAILED, State.KILLED):
+                self.memo.done[key] = (i, status)
                 return state
             if state == State.WARNING:
                 status = State.WARNING
+        self.memo.done[key] = (len(tasks), status)
         return status
 
     def create(self, task: Task, parent: TaskRun | None, branch: str, iteration: int | None) -> TaskRun:
@@ -320,9 +367,7 @@ class Walk:
         tr = TaskRun(id=task.id + suffix, taskId=task.id, parentId=parent.id if parent else None,
                      branch=branch, value=value, valuePath=value_path, iteration=iteration,
                      startDate=self.now)
-        self.ex.taskRuns.append(tr)
-        self.index[(tr.parentId, tr.taskId, iteration)] = tr
-        self.by_id[tr.id] = tr
+        self.memo.add(tr)
         if task.runIf is not True and task.runIf != "true":
             try:
                 run = truthy(self.render(task.runIf, tr))
@@ -351,16 +396,19 @@ class Walk:
                 _finish(task, tr, State.SUCCESS, self.now)
                 self.outputs_changed(tr)
             elif task.kind == "flowable":
+                before = tr.state
                 if tr.state == State.CREATED:
                     tr.state = State.RUNNING
                 state = task.resolve(self, tr)  # type: ignore[attr-defined]
                 if state.terminal:
                     _finish(task, tr, state, self.now)
-                    self.outputs_changed(tr)
                 elif state == State.PAUSED:
                     tr.state = State.PAUSED
+                    self.paused = True
                 elif tr.state == State.PAUSED:
                     tr.state = State.RUNNING
+                if tr.state is not before:
+                    self.outputs_changed(tr)
             elif tr.state == State.CREATED:
                 self._start_attempt(task, tr)
             elif tr.state == State.RETRYING:

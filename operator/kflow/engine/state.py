@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class State(StrEnum):
@@ -41,28 +40,31 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(validate_assignment=False, use_enum_values=False)
+# Plain slotted dataclasses: the engine touches these on every step, and their producers (engine,
+# status snapshot) build them from already-typed values, so validation would only cost time.
+_model = dataclass(slots=True, kw_only=True)
 
 
-class Attempt(_Model):
+@_model
+class Attempt:
     state: State
     startDate: datetime
     endDate: datetime | None = None
     exitCode: int | None = None
 
 
-class TaskRun(_Model):
+@_model
+class TaskRun:
     id: str
     taskId: str
     parentId: str | None = None
     branch: str = "tasks"
     value: str | None = None
-    valuePath: list[str] = Field(default_factory=list)
+    valuePath: list[str] = field(default_factory=list)
     iteration: int | None = None
     state: State = State.CREATED
-    attempts: list[Attempt] = Field(default_factory=list)
-    outputs: dict[str, Any] = Field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
     startDate: datetime | None = None
     endDate: datetime | None = None
     wakeAt: datetime | None = None
@@ -70,23 +72,25 @@ class TaskRun(_Model):
     error: str | None = None
 
 
-class History(_Model):
+@_model
+class History:
     state: State
     date: datetime
 
 
-class Execution(_Model):
+@_model
+class Execution:
     id: str
     namespace: str
     flowId: str
     flowRevision: int | None = None
     state: State = State.CREATED
-    histories: list[History] = Field(default_factory=list)
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
+    histories: list[History] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
     trigger: dict[str, Any] | None = None
-    taskRuns: list[TaskRun] = Field(default_factory=list)
-    outputs: dict[str, Any] = Field(default_factory=dict)
+    taskRuns: list[TaskRun] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
     startDate: datetime | None = None
     endDate: datetime | None = None
     error: str | None = None

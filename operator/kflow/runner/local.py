@@ -34,7 +34,13 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def new_execution_id() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(22))
+    """Kestra's shape: a random 128-bit number in base 62 (22 characters), from one urandom call."""
+    n = int.from_bytes(secrets.token_bytes(16), "big")
+    out = []
+    for _ in range(22):
+        n, r = divmod(n, 62)
+        out.append(_ALPHABET[r])
+    return "".join(out)
 
 
 def default_storage_root() -> Path:
@@ -100,17 +106,16 @@ class LocalRunner:
                 elif isinstance(action, KillTaskRun) and action.run_id in slots:
                     slots[action.run_id].kill("killed")
             self._report(ex, seen)
+            done: TaskRunResult | None = None
             for start in starts:
                 slot = slots[start.run_id] = ProcessSlot()
-                if len(starts) == 1 and running == 0:
-                    # Nothing else in flight: run it on this thread and skip a thread hand-off.
-                    results.put(self._attempt(ex, start, storage, slot))
+                running += 1
+                if len(starts) == 1 and running == 1:
+                    # Nothing else in flight: run it on this thread, no thread or queue hand-off.
+                    done = self._attempt(ex, start, storage, slot)
                 else:
-                    running += 1
                     threading.Thread(target=lambda s=start, sl=slot: results.put(
                         self._attempt(ex, s, storage, sl)), daemon=True).start()
-                    continue
-                running += 1
             if ex.state.terminal and running == 0:
                 return ex
             if running == 0 and wake_at is None and not starts:
@@ -119,19 +124,23 @@ class LocalRunner:
                     self.engine.kill(ex, self.clock())
                     return ex
                 continue
-            timeout = None if wake_at is None else max((wake_at - self.clock()).total_seconds(), 0)
-            try:
-                result = results.get(timeout=timeout)
-            except queue.Empty:
-                continue
-            while True:
+            if done is None:
+                timeout = None if wake_at is None else max((wake_at - self.clock()).total_seconds(), 0)
+                try:
+                    done = results.get(timeout=timeout)
+                except queue.Empty:
+                    continue
+            result: TaskRunResult | None = done
+            while result is not None:
                 running -= 1
                 slots.pop(result.run_id, None)
                 self.engine.apply(ex, result, self.clock())
-                try:
-                    result = results.get_nowait()
-                except queue.Empty:
-                    break
+                result = None
+                if running:
+                    try:
+                        result = results.get_nowait()
+                    except queue.Empty:
+                        pass
 
     def _report(self, ex: Execution, seen: dict[str, tuple[State, int]]) -> None:
         if type(self.events) is Events:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
@@ -12,12 +12,11 @@ from pathlib import Path
 
 
 class _Spawned:
-    """A posix_spawn'ed child with the little of Popen's interface used here."""
+    """A posix_spawn'ed child with the little of Popen's interface used here (raw pipe fds)."""
 
     def __init__(self, pid: int, stdout: int, stderr: int):
         self.pid = pid
-        self.stdout = os.fdopen(stdout, "rb", 0)
-        self.stderr = os.fdopen(stderr, "rb", 0)
+        self.fds = (stdout, stderr)
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -34,22 +33,25 @@ class _Spawned:
         return self.returncode
 
 
+_DEVNULL = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # stdin of every spawned task, kept open
+
+
 def _spawn(argv: list[str], env: Mapping[str, str]) -> _Spawned:
     # posix_spawn (vfork underneath) costs about as much as a bare `sh -c`; Popen adds ~0.1 ms a task.
+    # Pipe fds are close-on-exec, so the child keeps only the ends dup2'ed onto 0, 1 and 2.
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    null = os.open(os.devnull, os.O_RDONLY)
     try:
-        pid = os.posix_spawnp(argv[0], argv, dict(env), setsid=True, file_actions=[
-            (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2),
-            (os.POSIX_SPAWN_CLOSE, out_r), (os.POSIX_SPAWN_CLOSE, err_r)])
+        pid = os.posix_spawnp(argv[0], argv, env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_DUP2, _DEVNULL, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2)])
     except BaseException:
-        for fd in (out_r, err_r):
-            os.close(fd)
+        os.close(out_r)
+        os.close(err_r)
         raise
     finally:
-        for fd in (out_w, err_w, null):
-            os.close(fd)
+        os.close(out_w)
+        os.close(err_w)
     return _Spawned(pid, out_r, err_r)
 
 
@@ -106,27 +108,34 @@ class ProcessSlot:
 
 
 def _pump(proc: subprocess.Popen | _Spawned, on_line: Callable[[str, bool], None]) -> None:
-    assert proc.stdout is not None and proc.stderr is not None
-    sel = selectors.DefaultSelector()
-    buffers = {proc.stdout: b"", proc.stderr: b""}
-    sel.register(proc.stdout, selectors.EVENT_READ, False)
-    sel.register(proc.stderr, selectors.EVENT_READ, True)
-    open_streams = 2
-    while open_streams:
-        for key, _ in sel.select():
-            stream = key.fileobj
-            chunk = os.read(stream.fileno(), 65536)  # type: ignore[union-attr]
-            if not chunk:
-                sel.unregister(stream)
-                open_streams -= 1
-                rest = buffers.pop(stream)  # type: ignore[arg-type]
-                if rest:
-                    on_line(rest.decode(errors="replace"), key.data)
-                continue
-            data = buffers[stream] + chunk  # type: ignore[index]
-            *lines, buffers[stream] = data.split(b"\n")  # type: ignore[index]
-            for line in lines:
-                on_line(line.decode(errors="replace").rstrip("\r"), key.data)
-    sel.close()
-    proc.stdout.close()
-    proc.stderr.close()
+    """Read stdout and stderr to their ends, a line at a time, then close them."""
+    if isinstance(proc, _Spawned):
+        out, err = proc.fds
+    else:
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = proc.stdout.fileno(), proc.stderr.fileno()
+    poller = select.poll()
+    poller.register(out, select.POLLIN)
+    poller.register(err, select.POLLIN)
+    buffers = {out: b"", err: b""}
+    try:
+        while buffers:
+            for fd, _ in poller.poll():
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    poller.unregister(fd)
+                    rest = buffers.pop(fd)
+                    if rest:
+                        on_line(rest.decode(errors="replace"), fd == err)
+                    continue
+                data = buffers[fd] + chunk
+                *lines, buffers[fd] = data.split(b"\n")
+                for line in lines:
+                    on_line(line.decode(errors="replace").rstrip("\r"), fd == err)
+    finally:
+        if isinstance(proc, _Spawned):
+            os.close(out)
+            os.close(err)
+        else:
+            proc.stdout.close()
+            proc.stderr.close()

@@ -66,14 +66,15 @@ class ExecutionStorage:
         return self.uri_for(dest)
 
     def work_dir(self, task_run_id: str, attempt: int) -> Path:
-        d = self.root / "work" / f"{task_run_id}-{attempt}"
+        # One per task run, so kept cheap: a single mkdir, and the parents only the first time.
+        path = self.root.joinpath("work", f"{task_run_id}-{attempt}")
         try:
-            os.mkdir(d)
+            os.mkdir(path)
         except FileNotFoundError:
-            d.mkdir(parents=True)
+            path.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
             pass
-        return d
+        return path
 
     def purge(self, keep: Path | None = None) -> list[str]:
         """Delete every stored file of the execution (PurgeCurrentExecutionFiles) but those below `keep`

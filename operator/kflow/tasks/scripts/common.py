@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -65,7 +66,7 @@ class ScriptTask(RunnableTask):
         argv, extra_env, staged = self.prepare(ctx)
         outputs: dict[str, Any] = {}
         cwd = ctx.workdir
-        if Path(argv[0]).name in _SHELLS and len(argv) >= 2 and argv[-2] == "-c":
+        if os.path.basename(argv[0]) in _SHELLS and len(argv) >= 2 and argv[-2] == "-c":
             # A shell can change directory itself, which lets the runner use its fastest spawn.
             argv = [*argv[:-1], f"cd {shlex.quote(str(ctx.workdir))} || exit 125\n{argv[-1]}"]
             cwd = None
