@@ -61,14 +61,16 @@ def pid_of(name: str) -> int | None:
     """The component's pid if it is alive (not a zombie, same program)."""
     try:
         pid = int((PIDS / f"{name}.pid").read_text())
+        os.kill(pid, 0)
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+    if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
         return None
+    # /proc/<pid>/cmdline can read empty for a moment (seen once, right after exec): trust the pid then.
     marker = b"nodeagent" if name == "node-agent" else name.encode()
-    return pid if marker in cmdline else None
+    return pid if not cmdline or marker in cmdline else None
 
 
 def spawn(name: str, argv: list[str], env: dict | None = None) -> None:
@@ -116,12 +118,20 @@ def http_ok(url: str, verify: bool = True) -> bool:
         return False
 
 
+def _gone(name: str) -> bool:
+    """Dead on two looks half a second apart (one look has been fooled by a transient /proc read)."""
+    if pid_of(name) is not None:
+        return False
+    time.sleep(0.5)
+    return pid_of(name) is None
+
+
 def wait_for(what: str, check, timeout: float, name: str | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        if name and pid_of(name) is None:
+        if name and _gone(name):
             raise SystemExit(f"clusterctl: {name} exited; see {LOGS / (name + '.log')}")
         time.sleep(0.2)
     raise SystemExit(f"clusterctl: timed out waiting for {what}")
