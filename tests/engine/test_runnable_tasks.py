@@ -227,3 +227,34 @@ tasks:
     assert len(r.outputs("purge")["uris"]) == 1
     assert r.run("read").state == State.FAILED
     assert "not found" in r.run("read").error
+
+
+def test_each_attempt_gets_its_own_working_directory_named_after_it(run_flow):
+    r = run_flow(HEAD + """
+tasks:
+  - id: first
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - test -z "$(ls -A)"   # starts empty
+      - echo one > left.txt
+      - |
+        echo '::{"outputs": {"dir": "'"$PWD"'"}}::'
+  - id: flaky
+    type: io.kestra.plugin.scripts.shell.Commands
+    retry:
+      type: constant
+      interval: PT0S
+      maxAttempts: 2
+    commands:
+      - test -z "$(ls -A)"
+      - |
+        echo '::{"outputs": {"dir": "'"$PWD"'"}}::'
+      - test {{ taskrun.attemptsCount }} -ge 1   # the first attempt fails
+""")
+    assert r.state == State.SUCCESS, r.ex.error
+    ex = r.ex
+    work = r.storage / ex.namespace.replace(".", "/") / ex.flowId / "executions" / ex.id / "work"
+    # Once the execution ends, each attempt's folder is named <taskRunId>-<attempt>, files left in it kept.
+    assert sorted(p.name for p in work.iterdir()) == ["first-1", "flaky-1", "flaky-2"]
+    assert (work / "first-1" / "left.txt").read_text() == "one\n"
+    assert r.outputs("first")["vars"]["dir"] != r.outputs("flaky")["vars"]["dir"]

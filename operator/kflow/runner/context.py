@@ -14,7 +14,7 @@ class TaskRunContext:
     def __init__(self, *, renderer: Any, context: dict[str, Any], execution_id: str, task_id: str,
                  task_run_id: str, attempt: int, workdir: Path, storage: ExecutionStorage,
                  env: Mapping[str, str], log: Callable[[str, str], None],
-                 slot: ProcessSlot | None = None):
+                 slot: ProcessSlot | None = None, while_running: Callable[[], None] | None = None):
         self.renderer = renderer
         self.execution_id = execution_id
         self.task_id = task_id
@@ -25,6 +25,7 @@ class TaskRunContext:
         self.env = env
         self.slot = slot or ProcessSlot()
         self._log = log
+        self._while_running = while_running
         # Kestra exposes the task's working directory to its expressions.
         self.context = {**context, "workingDir": str(workdir), "outputDir": str(workdir)}
 
@@ -49,4 +50,4 @@ class TaskRunContext:
 
     def run_process(self, argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
                     on_line: Callable[[str, bool], None]) -> int:
-        return self.slot.run(argv, env=env, cwd=cwd, on_line=on_line)
+        return self.slot.run(argv, env=env, cwd=cwd, on_line=on_line, while_running=self._while_running)

@@ -86,9 +86,16 @@ class LocalRunner:
         return self.execute(ex)
 
     def execute(self, ex: Execution) -> Execution:
+        """Drive `ex` to its end; task runs start as the engine asks, results go back to it."""
         flow = self.flow
         root = self.storage_root / flow.namespace.replace(".", "/") / flow.id / "executions" / ex.id
         storage = ExecutionStorage(root, flow.namespace, flow.id, ex.id)
+        try:
+            return self._drive(ex, storage)
+        finally:
+            storage.close()
+
+    def _drive(self, ex: Execution, storage: ExecutionStorage) -> Execution:
         results: queue.Queue[TaskRunResult] = queue.Queue()
         slots: dict[str, ProcessSlot] = {}
         running = 0
@@ -162,7 +169,7 @@ class LocalRunner:
     def _attempt(self, ex: Execution, start: StartTaskRun, storage: ExecutionStorage,
                  slot: ProcessSlot) -> TaskRunResult:
         task = start.task
-        workdir = storage.work_dir(start.run_id, start.attempt)
+        workdir = storage.lend_work_dir(start.run_id, start.attempt)
         timer = None
         if start.timeout is not None:
             timer = threading.Timer(start.timeout.total_seconds(), slot.kill, ("timeout",))
@@ -174,6 +181,7 @@ class LocalRunner:
             else:
                 result = self._in_thread(ex, start, storage, workdir, slot)
         finally:
+            storage.returned(workdir)
             if timer is not None:
                 timer.cancel()
         if slot.killed_reason == "timeout" and result.state != State.SUCCESS:
@@ -192,7 +200,8 @@ class LocalRunner:
 
         ctx = TaskRunContext(renderer=self.renderer, context=start.context, execution_id=ex.id,
                              task_id=start.task.id, task_run_id=start.run_id, attempt=start.attempt,
-                             workdir=workdir, storage=storage, env=self.env, log=self._log(start), slot=slot)
+                             workdir=workdir, storage=storage, env=self.env, log=self._log(start), slot=slot,
+                             while_running=storage.tidy)
         try:
             outputs = start.task.run(ctx)
             return TaskRunResult(start.run_id, start.attempt, State.SUCCESS, outputs)
@@ -227,7 +236,7 @@ class LocalRunner:
         env = {**self.env, "PYTHONPATH": os.pathsep.join(filter(None, [_package_root(),
                                                                         self.env.get("PYTHONPATH")]))}
         code = slot.run([sys.executable, "-m", "kflow.worker"], env=env, cwd=workdir, on_line=on_line,
-                        stdin=json.dumps(spec).encode())
+                        stdin=json.dumps(spec).encode(), while_running=storage.tidy)
         if not final:
             return TaskRunResult(start.run_id, start.attempt, State.FAILED, {},
                                  f"task process ended with exit code {code} before reporting a result",

@@ -75,8 +75,10 @@ class ProcessSlot:
                 pass
 
     def run(self, argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
-            on_line: Callable[[str, bool], None], stdin: bytes | None = None) -> int:
-        """`cwd=None` (the command changes directory itself) and no stdin take the fast spawn path."""
+            on_line: Callable[[str, bool], None], stdin: bytes | None = None,
+            while_running: Callable[[], None] | None = None) -> int:
+        """`cwd=None` (the command changes directory itself) and no stdin take the fast spawn path.
+        `while_running` is called once the child is started: work that overlaps with its run."""
         with self._lock:
             if self.killed_reason is not None:
                 return -signal.SIGKILL
@@ -95,6 +97,8 @@ class ProcessSlot:
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
+        if while_running is not None:
+            while_running()
         _pump(proc, on_line)
         code = proc.wait()
         # The tree may outlive its leader (backgrounded children); end it with the task.

@@ -2,13 +2,14 @@
 
 Layout (same on a laptop and on the execution's volume in a pod):
   <root>/tasks/<taskId>/<taskRunId>/<file>   files produced by task runs
-  <root>/work/<taskRunId>-<attempt>/         working directories
+  <root>/work/<taskRunId>-<attempt>/         working directories (locally `work/.wd-N` while in use)
 URIs keep Kestra's shape: kestra:///<namespace as path>/<flowId>/executions/<executionId>/<relative path>.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +26,10 @@ class ExecutionStorage:
     def __init__(self, root: Path, namespace: str, flow_id: str, execution_id: str):
         self.root = Path(root)
         self.prefix = f"/{namespace.replace('.', '/')}/{flow_id}/executions/{execution_id}/"
+        self._spares: list[Path] = []               # empty working directories made ahead of need
+        self._lent: dict[Path, str] = {}            # spare in use -> the name it gets when its run ends
+        self._to_name: list[tuple[Path, str]] = []  # ended runs' spares, renamed at the next chance
+        self._spare_ids = itertools.count()
 
     def uri_for(self, path: Path) -> str:
         rel = Path(path).resolve().relative_to(self.root.resolve())
@@ -75,6 +80,55 @@ class ExecutionStorage:
         except FileExistsError:
             pass
         return path
+
+    # The local runner keeps directory work off the path between two task runs: a mkdir or a rename costs
+    # 50-300 us on ext4 there, up to half of what a `sh -c true` costs. While a task's process runs on
+    # another core, `tidy()` makes a spare for the next run and names the directories of ended ones.
+    def lend_work_dir(self, task_run_id: str, attempt: int) -> Path:
+        """A spare made ahead of time, named `work/<taskRunId>-<attempt>` once the run has ended (see
+        `returned`); `work_dir()` when there is none."""
+        try:
+            spare = self._spares.pop()
+        except IndexError:
+            return self.work_dir(task_run_id, attempt)
+        self._lent[spare] = f"{task_run_id}-{attempt}"
+        return spare
+
+    def returned(self, path: Path) -> None:
+        """The run working in `path` has ended."""
+        name = self._lent.pop(path, None)
+        if name is not None:
+            self._to_name.append((path, name))
+
+    def tidy(self) -> None:
+        self._name_ended()
+        if not self._spares:
+            path = self.root.joinpath("work", f".wd-{next(self._spare_ids)}")
+            try:
+                os.mkdir(path)
+            except OSError:
+                return  # no work/ folder yet, or a full disk: lend_work_dir() falls back to work_dir()
+            self._spares.append(path)
+
+    def close(self) -> None:
+        """The execution has ended: name the directories of ended runs, remove the unused spares."""
+        self._name_ended()
+        while self._spares:
+            try:
+                os.rmdir(self._spares.pop())
+            except OSError:
+                pass
+
+    def _name_ended(self) -> None:
+        while self._to_name:
+            try:
+                path, name = self._to_name.pop()
+            except IndexError:  # another task's thread took the last one
+                return
+            try:
+                os.rename(path, path.with_name(name))
+            except OSError:
+                pass  # a non-empty directory has that name (a resumed run): this one keeps its own
 
     def purge(self, keep: Path | None = None) -> list[str]:
         """Delete every stored file of the execution (PurgeCurrentExecutionFiles) but those below `keep`
