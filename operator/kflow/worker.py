@@ -44,8 +44,7 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     if cls is None:
         return {"state": "FAILED", "error": f"Invalid type: {raw['type']}"}
     task = cls.model_validate(raw)
-    storage = ExecutionStorage.__new__(ExecutionStorage)
-    storage.root, storage.prefix = Path(spec["storage"]["root"]), spec["storage"]["prefix"]
+    storage = ExecutionStorage.with_prefix(Path(spec["storage"]["root"]), spec["storage"]["prefix"])
     renderer = Renderer(secrets=os.environ)
 
     def log(level: str, message: str) -> None:
@@ -162,8 +161,7 @@ def pod_prepare() -> int:
     task = task_class(spec["task"]["type"]).model_validate(spec["task"])  # type: ignore[union-attr]
     workdir = Path(spec["workdir"])
     workdir.mkdir(parents=True, exist_ok=True)
-    storage = ExecutionStorage.__new__(ExecutionStorage)
-    storage.root, storage.prefix = Path(spec["storage"]["root"]), spec["storage"]["prefix"]
+    storage = ExecutionStorage.with_prefix(Path(spec["storage"]["root"]), spec["storage"]["prefix"])
     renderer = Renderer(secrets=os.environ)
     ctx = TaskRunContext(renderer=renderer, context=spec["context"], execution_id=spec["executionId"],
                          task_id=task.id, task_run_id=spec["taskRunId"], attempt=spec["attempt"],

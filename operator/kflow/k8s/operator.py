@@ -12,7 +12,10 @@ from typing import Any
 import kopf
 
 from kflow.engine.state import State
-from kflow.k8s import crontriggers  # noqa: F401  (registers the CronTrigger handlers)
+from kflow.k8s import (
+    crontriggers,  # noqa: F401  (registers the CronTrigger handlers)
+    kopf_fixes,
+)
 from kflow.k8s import naming as n
 from kflow.k8s.config import OperatorConfig
 from kflow.k8s.executions import Driver
@@ -22,6 +25,7 @@ from kflow.k8s.models import GROUP, VERSION
 from kflow.k8s.shared import Shared
 
 log = logging.getLogger("kflow.operator")
+kopf_fixes.install()
 RESYNC_SECONDS = 30.0
 DRIVER_BACKOFF = 5.0                # after a driver failed (settings.execution.default_backoff)
 DRIVER_CANCELLATION_TIMEOUT = 5.0   # on exit: drivers still running after this are cancelled

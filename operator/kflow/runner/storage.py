@@ -31,6 +31,13 @@ class ExecutionStorage:
         self._to_name: list[tuple[Path, str]] = []  # ended runs' spares, renamed at the next chance
         self._spare_ids = itertools.count()
 
+    @classmethod
+    def with_prefix(cls, root: Path, prefix: str) -> ExecutionStorage:
+        """The storage a task pod is handed: its root and URI prefix as the operator computed them."""
+        storage = cls(root, "", "", "")
+        storage.prefix = prefix
+        return storage
+
     def uri_for(self, path: Path) -> str:
         rel = Path(path).resolve().relative_to(self.root.resolve())
         return SCHEME + quote(self.prefix + rel.as_posix(), safe="/._-~+")
