@@ -11,10 +11,7 @@ namespace that is already known changes nothing).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-log = logging.getLogger("kflow.operator")
 
 
 def install() -> bool:
