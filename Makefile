@@ -13,32 +13,47 @@ cluster-down:
 cluster-status:
 	python3 tests/cluster/clusterctl.py status
 
+# Flux controllers for the GitOps tests (tests/gitops/, README "GitOps with Flux"); cached.
+.PHONY: flux-build
+flux-build:
+	tests/gitops/build.sh
+
 # ---- kflow ----------------------------------------------------------------------------------
-PYTHON ?= python3
+# A project virtualenv (.venv): Debian 12's python3 refuses `pip install` outside one (PEP 668). An
+# active virtualenv ($VIRTUAL_ENV) is used as it is. Every target below runs in it.
+VENV ?= $(or $(VIRTUAL_ENV),.venv)
+PYTHON ?= $(abspath $(VENV))/bin/python
+export PYTHON
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 .PHONY: setup demo test test-unit lint bench
 
 # Python dependencies of kflow and its tests (editable install).
-setup:
+setup: $(VENV)/.kflow-setup
+$(VENV)/.kflow-setup: pyproject.toml
+	scripts/venv.sh $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
 
 # The main job on the embedded default: the getting-started flow, run locally.
 demo: setup
-	kflow run flows/01_getting_started_data_pipeline.yaml
+	$(PYTHON) -m kflow.cli run flows/01_getting_started_data_pipeline.yaml
 
 # The whole test suite on real components: PostgreSQL, and the Go-built control plane with the node
 # agent. Everything is installed or built when missing, and stopped afterwards even when tests fail.
 test: setup
 	scripts/postgres.sh start
+	scripts/gcp-emulators.sh start >/dev/null
 	$(MAKE) cluster-up
+	tests/gitops/build.sh >/dev/null
 	status=0; $(PYTHON) -m pytest -q -p no:cacheprovider || status=$$?; \
-	  $(MAKE) cluster-down; scripts/postgres.sh stop; exit $$status
+	  $(MAKE) cluster-down; scripts/gcp-emulators.sh stop; scripts/postgres.sh stop; exit $$status
 
 # Fast loop without the control plane.
 test-unit: setup
-	$(PYTHON) -m pytest -q -m "not cluster and not postgres"
+	$(PYTHON) -m pytest -q -m "not cluster and not postgres and not gcp"
 
-lint:
+lint: setup
 	$(PYTHON) -m ruff check operator tests bench
 
-bench:
+bench: setup
 	$(PYTHON) bench/local_overhead.py

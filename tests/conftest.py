@@ -48,7 +48,9 @@ class FlowRun:
         return self.run(task_id).outputs
 
     def messages(self, task_id: str | None = None) -> list[str]:
-        return [m for t, _, m in self.events.logs if task_id is None or t == task_id]
+        """Log messages, without the DEBUG line the runner logs for each command it starts."""
+        return [m for t, lvl, m in self.events.logs if (task_id is None or t == task_id)
+                and not (lvl == "DEBUG" and m.startswith("Starting command with pid"))]
 
 
 @pytest.fixture

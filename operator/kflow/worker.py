@@ -23,18 +23,59 @@ def emit(payload: dict[str, Any]) -> None:
 
 
 def build_spec(task: Any, context: dict[str, Any], *, execution_id: str, task_run_id: str, attempt: int,
-               workdir: Path, storage: Any) -> dict[str, Any]:
-    return {
-        "task": task.model_dump(by_alias=True, exclude_none=True, mode="json"),
+               workdir: Path, storage: Any, kv: Any = None) -> dict[str, Any]:
+    raw = task.model_dump(by_alias=True, exclude_none=True, mode="json")
+    spec = {
+        "task": raw,
         "context": context, "executionId": execution_id, "taskRunId": task_run_id, "attempt": attempt,
         "workdir": str(workdir),
         "storage": {"root": str(storage.root), "prefix": storage.prefix},
     }
+    if kv is not None:
+        # The process cannot reach the store (a pod has no API token): hand it what kv() may read.
+        from kflow.kv.function import SNAPSHOT_KEY, KVLookup
+
+        namespace = ((context.get("flow") or {}).get("namespace")) or ""
+        snapshot = KVLookup(kv, namespace).snapshot_for(json.dumps(raw, default=str))
+        if snapshot is not None:
+            spec[SNAPSHOT_KEY] = snapshot
+    return spec
+
+
+def stage_shared(ctx: Any, spec: dict[str, Any]) -> None:
+    """Inside a WorkingDirectory on the cluster: its files, staged by the first child that runs."""
+    from kflow.tasks.flow import working_directory as wdir
+
+    if spec.get(wdir.SPEC_KEY):
+        wdir.stage(ctx, spec[wdir.SPEC_KEY])
+
+
+def _renderer_for(spec: dict[str, Any]) -> Any:
+    from kflow.expr import Renderer
+
+    renderer = Renderer(secrets=os.environ)
+    if spec.get("kv") is not None:
+        from kflow.kv.memory import MemoryKVStore
+
+        renderer.kv = MemoryKVStore.from_snapshot(spec["kv"])
+    return renderer
+
+
+def _env(spec: dict[str, Any]) -> dict[str, str]:
+    """The task's environment: the process's, plus what the operator set for it (namespace files dir)."""
+    return {**os.environ, **(spec.get("env") or {})}
+
+
+def _stage_inputs(spec: dict[str, Any]) -> None:
+    """In a task pod: the execution's FILE inputs onto its volume, if no earlier pod put them there."""
+    if spec.get("stageInputs"):
+        from kflow.k8s.file_inputs import stage
+
+        stage(spec["stageInputs"], spec["storage"]["root"])
 
 
 def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     from kflow.errors import TaskFailed
-    from kflow.expr import Renderer
     from kflow.runner.context import TaskRunContext
     from kflow.runner.storage import ExecutionStorage
     from kflow.tasks.registry import task_class
@@ -45,15 +86,17 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return {"state": "FAILED", "error": f"Invalid type: {raw['type']}"}
     task = cls.model_validate(raw)
     storage = ExecutionStorage.with_prefix(Path(spec["storage"]["root"]), spec["storage"]["prefix"])
-    renderer = Renderer(secrets=os.environ)
+    renderer = _renderer_for(spec)
 
     def log(level: str, message: str) -> None:
         emit({"logs": [{"level": level, "message": message}]})
 
     ctx = TaskRunContext(renderer=renderer, context=spec["context"], execution_id=spec["executionId"],
                          task_id=task.id, task_run_id=spec["taskRunId"], attempt=spec["attempt"],
-                         workdir=Path(spec["workdir"]), storage=storage, env=dict(os.environ), log=log)
+                         workdir=Path(spec["workdir"]), storage=storage, env=_env(spec), log=log)
     try:
+        _stage_inputs(spec)
+        stage_shared(ctx, spec)
         outputs = task.run(ctx)
         result: dict[str, Any] = {"state": "SUCCESS", "outputs": outputs}
         preview = store_preview(storage, outputs)
@@ -152,7 +195,6 @@ def pod_prepare() -> int:
     import shlex
 
     from kflow.errors import TaskFailed
-    from kflow.expr import Renderer
     from kflow.runner.context import TaskRunContext
     from kflow.runner.storage import ExecutionStorage
     from kflow.tasks.registry import task_class
@@ -162,12 +204,14 @@ def pod_prepare() -> int:
     workdir = Path(spec["workdir"])
     workdir.mkdir(parents=True, exist_ok=True)
     storage = ExecutionStorage.with_prefix(Path(spec["storage"]["root"]), spec["storage"]["prefix"])
-    renderer = Renderer(secrets=os.environ)
+    renderer = _renderer_for(spec)
     ctx = TaskRunContext(renderer=renderer, context=spec["context"], execution_id=spec["executionId"],
                          task_id=task.id, task_run_id=spec["taskRunId"], attempt=spec["attempt"],
-                         workdir=workdir, storage=storage, env=dict(os.environ),
+                         workdir=workdir, storage=storage, env=_env(spec),
                          log=lambda level, msg: print(f"{level:<5} {msg}", flush=True))
     try:
+        _stage_inputs(spec)
+        stage_shared(ctx, spec)
         argv, env, staged = task.prepare(ctx)  # type: ignore[attr-defined]
     except TaskFailed as exc:
         _terminate({"state": "FAILED", "error": renderer.mask(str(exc))})

@@ -130,7 +130,7 @@ tasks:
         value: platform
 """)
     assert r.state == State.SUCCESS
-    assert r.ex.labels == {"team": "platform", "file": "t.csv"}
+    assert r.ex.labels == {"team": "platform", "file": "t.csv", "system.correlationId": r.ex.id}
 
 
 def test_labels_task_refuses_system_labels(run_flow):

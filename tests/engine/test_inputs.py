@@ -66,9 +66,12 @@ def test_required_missing_and_optional_null_and_defaults():
 
 
 def test_default_singular_is_accepted_as_defaults_with_a_warning():
-    with pytest.warns(UserWarning, match="`default` is not a Kestra property"):
-        decls = _inputs({"id": "x", "type": "STRING", "default": "v"})
-    assert resolve_inputs(decls, {}) == {"x": "v"}
+    flow = parse_flow({"id": "f", "namespace": "n", "inputs": [{"id": "x", "type": "STRING", "default": "v"}],
+                       "tasks": [{"id": "a", "type": "io.kestra.plugin.core.log.Log", "message": "m"}]})
+    # A warning with its path, not a Python warning pointing at a library line.
+    assert [str(w) for w in flow.warnings] == [
+        "inputs[0].default: `default` is not a Kestra property (Kestra rejects it): read as `defaults`"]
+    assert resolve_inputs(flow.inputs, {}) == {"x": "v"}
 
 
 def test_nested_input_ids():

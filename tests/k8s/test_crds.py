@@ -149,13 +149,13 @@ def test_schemas_are_structural(make):
 def test_unknown_fields_are_kept_only_where_properties_are_open():
     kept = {path for path, node in _walk(_flow_spec()) if node.get("x-kubernetes-preserve-unknown-fields")}
     task_lists = ("tasks", "errors", "finally", "afterExecution")
-    expected = {".labels", ".variables", ".pluginDefaults", ".taskDefaults", ".workerGroup", ".sla[]",
+    expected = {".labels", ".variables", ".pluginDefaults", ".taskDefaults", ".workerGroup",
                 ".checks[]", ".outputs[].value", ".triggers[]", ".triggers[].conditions[]", ".triggers[].labels",
                 ".triggers[].workerGroup", ".triggers[].inputs"}
     expected |= {f".inputs[].{p}" for p in ("defaults", "prefill", "min", "max", "values[]", "options[]",
                                             "after", "before", "default")}
     for name in task_lists:
-        expected |= {f".{name}[]", f".{name}[].runIf", f".{name}[].workerGroup"}
+        expected |= {f".{name}[]", f".{name}[].runIf", f".{name}[].workerGroup", f".{name}[].taskCache"}
     assert kept == expected
     status = _version_schema(gen.execution_crd())["properties"]["status"]
     kept = {path for path, node in _walk(status) if node.get("x-kubernetes-preserve-unknown-fields")}

@@ -81,7 +81,11 @@ ConfigMaps it owns: created, watched and deleted (never updated). Events: kopf r
   verbs: ["get", "list", "watch", "create", "delete"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get", "list", "watch", "create", "delete", "patch"]
+  verbs: ["get", "list", "watch", "create", "delete", "patch", "update"]
+# The KV store: a ConfigMap per key, a Secret when the value came from a secret (k8s/kvstore.py).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "create", "update", "delete"]
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

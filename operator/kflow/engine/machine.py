@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from kflow.engine import ending, exits
 from kflow.engine.context import base_context, outputs_map, task_run_context, with_view
-from kflow.engine.retry import next_attempt_at
+from kflow.engine.errorlogs import error_logs
+from kflow.engine.labels import with_system_labels
+from kflow.engine.retry import effective_retry, in_place, next_attempt_at
 from kflow.engine.state import TERMINAL, Attempt, Execution, State, TaskRun
 from kflow.errors import TaskFailed
 from kflow.expr import RenderError, truthy
 from kflow.model.common import is_template
 from kflow.model.durations import parse_duration
 from kflow.model.flow import Flow
-from kflow.model.inputs import Input, parse_input, resolve_inputs
+from kflow.model.inputs import resolve_inputs
 from kflow.tasks.base import RunnableTask, Task
 
 
@@ -71,7 +74,9 @@ class Engine:
         self.renderer = renderer
         self.envs = envs or {}
         self.tasks: dict[str, Task] = {t.id: t for t in flow.all_tasks()}
+        self.retries = {t.id: effective_retry(flow.retry, t.retry) for t in self.tasks.values()}
         self._memo: _Memo | None = None
+        self._ends: dict[str, State] = {}  # execution id -> final state while afterExecution runs
 
     def _memo_for(self, ex: Execution) -> _Memo:
         """Indexes of `ex`'s task runs, kept from one step to the next while only the engine adds runs."""
@@ -89,7 +94,8 @@ class Engine:
                                   render=lambda v, ctx: self.renderer.render_value(v, ctx))
         ex = Execution(id=execution_id, namespace=self.flow.namespace, flowId=self.flow.id,
                        flowRevision=self.flow.revision, inputs=resolved,
-                       labels={**self.flow.labels, **(labels or {})}, trigger=trigger, startDate=now)
+                       labels=with_system_labels({**self.flow.labels, **(labels or {})}, execution_id),
+                       trigger=trigger, startDate=now)
         ex.set_state(State.CREATED, now)
         return ex
 
@@ -118,8 +124,18 @@ class Engine:
             tr.state, tr.endDate = State.KILLED, now
         self._memo = None
         if not ex.state.terminal:
-            ex.set_state(State.KILLED, now)
+            # Kestra runs afterExecution on a killed execution too (KILLING until it has run); a kill
+            # while it runs ends it at once.
+            after = self.flow.afterExecution and ex.state != State.KILLING
+            ex.set_state(State.KILLING if after else State.KILLED, now)
         return actions
+
+    def _after_kill(self, ex: Execution, now: datetime) -> list[Action]:
+        walk = Walk(self, ex, now)
+        walk.after_state = State.KILLED
+        if walk.sequence(self.flow.afterExecution, None, "afterExecution").terminal:
+            ex.set_state(State.KILLED, now)
+        return walk.finish_actions()
 
     def apply(self, ex: Execution, result: TaskRunResult, now: datetime) -> None:
         """Record a runnable attempt's outcome. Stale or repeated results are ignored (idempotent)."""
@@ -132,61 +148,79 @@ class Engine:
         if result.outputs:
             tr.outputs = {**tr.outputs, **result.outputs}
         tr.error = result.error
-        if result.state == State.FAILED and task.retry is not None:
-            at = next_attempt_at(task.retry, len(tr.attempts), tr.attempts[0].startDate, now,
-                                 f"{ex.id}/{tr.id}")
-            if at is not None:
-                tr.state, tr.wakeAt = State.RETRYING, at
-                self._memo_for(ex).changed(tr)
-                return
-        _finish(task, tr, result.state, now)
+        if result.state == State.FAILED and self.retry_later(ex, tr, now):
+            self._memo_for(ex).changed(tr)
+            return
+        _finish(task, tr, result.state, now, self.retries.get(task.id))
         self._memo_for(ex).changed(tr)
+
+    def retry_later(self, ex: Execution, tr: TaskRun, now: datetime) -> bool:
+        """After a failed attempt: schedule the next one (RETRYING) if the task's retry allows it."""
+        retry = in_place(self.retries.get(tr.taskId))
+        if retry is None or not tr.attempts:
+            return False
+        at = next_attempt_at(retry, len(tr.attempts), tr.attempts[0].startDate, now, f"{ex.id}/{tr.id}")
+        if at is None:
+            return False
+        tr.state, tr.wakeAt = State.RETRYING, at
+        return True
 
     # ---- the walk ------------------------------------------------------------------------------
     def step(self, ex: Execution, now: datetime) -> list[Action]:
         if ex.state.terminal or ex.state == State.QUEUED:
             return []
+        if ex.state == State.KILLING:
+            return self._after_kill(ex, now)
         if ex.state in (State.CREATED, State.RESTARTED):
             ex.set_state(State.RUNNING, now)
         walk = Walk(self, ex, now)
         flow = self.flow
+        if flow.sla and ex.id not in self._ends:
+            breached = self._max_duration(walk)
+            if breached is not None:
+                return breached
         status = walk.block(flow.tasks, flow.errors, flow.finally_, None)
+        if walk.exited is not None:
+            status = exits.settle(walk, status)
+        if status.terminal:
+            status = self._end_state(walk, status)
         if status.terminal and flow.afterExecution:
             walk.after_state = status
             after = walk.sequence(flow.afterExecution, None, "afterExecution")
             if not after.terminal:
                 status = State.RUNNING
         if status.terminal:
-            status = self._flow_outputs(walk, status)
+            self._ends.pop(ex.id, None)
             ex.set_state(status, now)
         else:
             ex.set_state(State.PAUSED if walk.paused else State.RUNNING, now)
         return walk.finish_actions()
 
-    def _flow_outputs(self, walk: Walk, status: State) -> State:
-        if not self.flow.outputs or status == State.KILLED:
-            return status
-        ctx = walk.flow_context()
-        out: dict[str, Any] = {}
-        for o in self.flow.outputs:
-            try:
-                value = self.renderer.render_value(o.value, ctx)
-                out[o.id] = parse_input(Input.model_construct(id=o.id, type=o.type, required=True), value)
-            except Exception as exc:  # any render/parse problem makes the execution fail, not crash
-                walk.ex.error = f"Invalid output for `{o.id}`: {exc}"
-                return State.FAILED
-        walk.ex.outputs = out
-        return status
+    def _end_state(self, walk: Walk, status: State) -> State:
+        return ending.end_state(self, walk, status)
+
+    def _max_duration(self, walk: Walk) -> list[Action] | None:
+        return ending.max_duration(self, walk)
+
+    def next_execution(self, ex: Execution, execution_id: str, now: datetime) -> Execution:
+        """The execution that retries `ex` (which ended RETRIED): same inputs, labels and trigger."""
+        return ending.next_execution(ex, execution_id, now)
 
 
-def _finish(task: Task, tr: TaskRun, state: State, now: datetime) -> None:
+LOOP_TYPE = "io.kestra.plugin.core.flow.Loop"
+
+
+def _finish(task: Task, tr: TaskRun, state: State, now: datetime, retry: Any = None) -> None:
+    retry = retry if retry is not None else task.retry
+    if state == State.SUCCESS and retry is not None and retry.warningOnRetry and len(tr.attempts) > 1:
+        state = State.WARNING
+    # Kestra applies both: an allowed failure becomes WARNING, and an allowed warning SUCCESS.
     if state == State.FAILED and task.allowFailure:
         state = State.WARNING
-    elif state == State.WARNING and task.allowWarning:
+    if state == State.WARNING and task.allowWarning:
         state = State.SUCCESS
-    elif state == State.SUCCESS and task.retry is not None and task.retry.warningOnRetry \
-            and len(tr.attempts) > 1:
-        state = State.WARNING
+    if tr.attempts and not tr.attempts[-1].state.terminal:
+        tr.attempts[-1].state, tr.attempts[-1].endDate = state, now
     tr.state, tr.endDate, tr.wakeAt = state, now, None
 
 
@@ -232,6 +266,7 @@ class Walk:
         self.after_state: State | None = None
         self.paused = False
         self.memo = engine._memo_for(ex)
+        self.exited: State | None = exits.exited(engine, ex)  # an Exit task ran (engine/exits.py)
         self.index = self.memo.index
         self.by_id = self.memo.by_id
 
@@ -261,7 +296,14 @@ class Walk:
         ctx = task_run_context(self._base, self._outputs, self._states, self.ex, tr,
                                self.engine.tasks[tr.taskId].TYPE, self.by_id)
         if self.after_state is not None:
-            ctx["execution"] = {**ctx["execution"], "state": self.after_state.value}
+            ctx["execution"] = {**ctx["execution"], "state": self.after_state.value,
+                                "outputs": self.ex.outputs}
+        if tr.branch in ("errors", "finally", "afterExecution"):
+            ctx["__errorLogs"] = error_logs(self.ex)
+        if self.engine.__dict__.setdefault("_has_loop", any(t.TYPE == LOOP_TYPE for t in self.engine.tasks.values())):
+            from kflow.tasks.flow.loop import with_item  # `item.value` inside a Loop (tasks/flow/loop.py)
+
+            ctx = with_item(self.engine.tasks, self.by_id, tr, ctx)
         return ctx
 
     def flow_context(self) -> dict[str, Any]:
@@ -341,6 +383,8 @@ class Walk:
                 continue
             tr = self.index.get((parent_id, task.id, iteration))
             if tr is None:
+                if self.exited is not None:
+                    return State.RUNNING  # after an Exit nothing new starts (engine/exits.py)
                 tr = self.create(task, parent, branch, iteration)
             state = self.advance(task, tr)
             if state not in TERMINAL:
@@ -359,7 +403,10 @@ class Walk:
         if iteration is not None:
             assert parent is not None and parent.items is not None
             value = parent.items[iteration]
-            value_path = [*parent.valuePath, value]
+            # A flowable re-running the same tasks (WaitFor) shows the latest iteration's outputs as
+            # `outputs.<task>`, not nested by value as ForEach does.
+            flat = getattr(self.engine.tasks.get(parent.taskId), "FLAT_ITERATIONS", False)
+            value_path = list(parent.valuePath) if flat else [*parent.valuePath, value]
             suffix += f".{iteration}"
         else:
             value = parent.value if parent else None
@@ -381,8 +428,13 @@ class Walk:
 
     def fail(self, task: Task, tr: TaskRun, message: str) -> None:
         tr.error = self.renderer.mask(message)
-        _finish(task, tr, State.FAILED, self.now)
         self.log(tr, "ERROR", message)
+        if task.kind == "inline" and tr.attempts:
+            tr.attempts[-1].state, tr.attempts[-1].endDate = State.FAILED, self.now
+            if self.engine.retry_later(self.ex, tr, self.now):
+                self.outputs_changed(tr)
+                return
+        _finish(task, tr, State.FAILED, self.now, self.engine.retries.get(task.id))
         self.outputs_changed(tr)
 
     def advance(self, task: Task, tr: TaskRun) -> State:
@@ -390,10 +442,15 @@ class Walk:
             return tr.state
         try:
             if task.kind == "inline":
+                if tr.state == State.RETRYING and tr.wakeAt is not None and self.now < tr.wakeAt:
+                    self.wake(tr.wakeAt)
+                    return tr.state
+                # One attempt per evaluation, as Kestra counts them for worker tasks too.
+                tr.attempts.append(Attempt(state=State.RUNNING, startDate=self.now))
                 tr.state = State.RUNNING
                 result = task.evaluate(self, tr)  # type: ignore[attr-defined]
                 tr.outputs = result or {}
-                _finish(task, tr, State.SUCCESS, self.now)
+                _finish(task, tr, State.SUCCESS, self.now, self.engine.retries.get(task.id))
                 self.outputs_changed(tr)
             elif task.kind == "flowable":
                 before = tr.state

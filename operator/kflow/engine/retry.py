@@ -36,3 +36,14 @@ def next_attempt_at(retry: Retry, attempts_done: int, first_start: datetime, now
     if limit is None and not retry.maxDuration:
         return None  # neither bound given: Kestra would retry forever; we refuse to
     return at
+
+
+def effective_retry(flow_retry: Retry | None, task_retry: Retry | None) -> Retry | None:
+    """A task's own `retry` wins; a flow-level `retry` covers every task that has none (Kestra retries
+    the failed task run itself for RETRY_FAILED_TASK, and the whole execution for CREATE_NEW_EXECUTION)."""
+    return task_retry if task_retry is not None else flow_retry
+
+
+def in_place(retry: Retry | None) -> Retry | None:
+    """The policy that makes new attempts of the same task run (None for CREATE_NEW_EXECUTION)."""
+    return retry if retry is not None and retry.behavior == "RETRY_FAILED_TASK" else None

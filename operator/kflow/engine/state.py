@@ -76,6 +76,7 @@ class TaskRun:
 class History:
     state: State
     date: datetime
+    reason: str | None = None  # what caused it, when not the engine: `restart 2` (a recovery action)
 
 
 @_model
@@ -94,6 +95,12 @@ class Execution:
     startDate: datetime | None = None
     endDate: datetime | None = None
     error: str | None = None
+    # Flow/task retry with CREATE_NEW_EXECUTION: this execution's attempt number, the first
+    # execution of the chain, and when the next one may start once this one ended RETRIED.
+    attempt: int = 1
+    originalId: str | None = None
+    originalStartDate: datetime | None = None
+    retryAt: datetime | None = None
 
     def set_state(self, state: State, now: datetime) -> None:
         if self.state == state and self.histories:

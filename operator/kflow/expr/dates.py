@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import locale_names
 from .values import ExprError
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -202,6 +203,13 @@ def _field(dt: datetime, letter: str, count: int) -> str:
     if letter == "Y":
         wy = _us_week(dt.date())[0]
         return f"{wy % 100:02d}" if count == 2 else _pad(wy, count)
+    loc = locale_names.active() if letter in "MLEeca" else None
+    if loc is not None and (count >= 3 or letter in "Ea"):
+        if letter in "ML":
+            return locale_names.month(loc, dt.month, count)
+        if letter == "a":
+            return locale_names.period(loc, dt.hour)
+        return locale_names.day(loc, dt.weekday(), count)
     if letter in "ML":
         return _pad(dt.month, count) if count <= 2 else _text(MONTHS[dt.month - 1], count)
     if letter == "d":
@@ -339,7 +347,13 @@ NAMED: dict[str, str | Callable[[datetime], str]] = {
 }
 
 
-def format_date(dt: datetime, fmt: str | None) -> str:
+def format_date(dt: datetime, fmt: str | None, locale: str | None = None) -> str:
+    if locale:
+        token = locale_names.CURRENT.set(str(locale))
+        try:
+            return format_date(dt, fmt)
+        finally:
+            locale_names.CURRENT.reset(token)
     fmt = fmt or "iso"
     named = NAMED.get(fmt.lower()) if fmt.isascii() and re.fullmatch(r"[A-Za-z0-9_]+", fmt) else None
     if named is None:

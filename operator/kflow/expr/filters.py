@@ -76,7 +76,7 @@ def date(value: Any, format: Any = None, existingFormat: Any = None, timeZone: A
     if value is None:
         return None
     tz = _zone(timeZone)
-    return dates.format_date(dates.to_datetime(value, tz, existingFormat), format)
+    return dates.format_date(dates.to_datetime(value, tz, existingFormat), format, locale)
 
 
 @filt("dateAdd")
@@ -88,7 +88,7 @@ def date_add(value: Any, amount: Any, unit: Any, format: Any = None, existingFor
         raise ExprError("dateAdd: 'amount' must be a number")
     tz = _zone(timeZone)
     dt = dates.add(dates.to_datetime(value, tz, existingFormat), int(amount), str(unit))
-    return dates.format_date(dt, format)
+    return dates.format_date(dt, format, locale)
 
 
 def _timestamp(scale: int) -> Callable[..., Any]:

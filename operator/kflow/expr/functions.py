@@ -62,7 +62,7 @@ def now(format: Any = None, timeZone: Any = None, existingFormat: Any = None, lo
     current = r.now()
     if current.tzinfo is None:
         current = current.replace(tzinfo=UTC)
-    return dates.format_date(current.astimezone(tz), format)
+    return dates.format_date(current.astimezone(tz), format, locale)
 
 
 @func("secret")
@@ -269,16 +269,39 @@ def file_uri(ctx: Context, path: Any) -> str:
     return f"kestra:///{str(ns).replace('.', '/')}/_files/{str(path).lstrip('/')}"
 
 
+_FILE_OPS = {"read": "read", "fileExists": "exists", "fileSize": "size", "fileEmpty": "empty"}
+
+
 def _service(name: str, hook: str) -> None:
     def call(ctx: Context, *args: Any, **kwargs: Any) -> Any:
         fn = ctx.get(hook)
-        if not callable(fn):
+        if callable(fn):
+            return fn(*args, **kwargs)
+        # Else the renderer's injected file reader (the runner's LocalFiles), for this flow's files.
+        files = getattr(STATE.renderer, "files", None)
+        flow = ctx.get("flow")
+        if files is None or not isinstance(flow, Mapping) or not args:
             raise ExprError(f"Function [{name}] is not available in this context")
-        return fn(*args, **kwargs)
+        return getattr(files, _FILE_OPS[name])(str(flow.get("namespace")), str(flow.get("id")), str(args[0]))
 
     func(name, context=True)(call)
 
 
-for _name, _hook in (("read", "__read"), ("kv", "__kv"), ("fileExists", "__fileExists"),
+@func("kv", context=True)
+def kv(ctx: Context, key: Any = None, namespace: Any = None, errorOnMissing: Any = True) -> Any:
+    hook = ctx.get("__kv")
+    if callable(hook):
+        return hook(key, namespace, errorOnMissing)
+    store = getattr(STATE.renderer, "kv", None)
+    if store is None:
+        raise ExprError("Function [kv] is not available in this context")
+    from kflow.kv.function import KVLookup  # the store's adapters live outside expr/
+
+    flow = ctx.get("flow")
+    return KVLookup(store, str(flow.get("namespace") if isinstance(flow, Mapping) else ""))(
+        key, namespace, errorOnMissing)
+
+
+for _name, _hook in (("read", "__read"), ("fileExists", "__fileExists"),
                      ("fileSize", "__fileSize"), ("fileEmpty", "__fileEmpty")):
     _service(_name, _hook)

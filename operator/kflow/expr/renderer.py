@@ -286,6 +286,10 @@ class Renderer:
         dates.zone(default_timezone)  # fail fast on an unknown zone
         self.default_timezone = default_timezone
         self.secret_values: set[str] = set()
+        # The KV store `kv()` and the kv.* tasks use (a kflow.kv.KVStore; None: no store here).
+        self.kv: Any = None
+        # What read()/fileExists()/fileSize()/fileEmpty() read (kflow.runner.file_reader.LocalFiles).
+        self.files: Any = None
 
     def now(self) -> datetime:
         return self._now()

@@ -460,7 +460,7 @@ def _task_types_text() -> str:
     from kflow.tasks import registry
 
     registry._load_all()
-    names = sorted(registry.TASK_TYPES)
+    names = sorted(n for n in registry.TASK_TYPES if "#" not in n)  # `#`: internal steps, not for flows
     return "Task types kflow runs: " + ", ".join(names) + "."
 
 
@@ -603,7 +603,10 @@ def execution_crd() -> dict[str, Any]:
         description="One run of a Flow: tasks run as pods; progress and results are in `status`.",
         spec_description="What to run: the Flow, input values and labels.",
         status_description="Written by the operator only.",
-        spec_options=SchemaOptions(keep_defaults=True),
+        spec_options=SchemaOptions(keep_defaults=True, validations={"InputFileSource": [{
+            "rule": "(has(self.configMapKeyRef) ? 1 : 0) + (has(self.secretKeyRef) ? 1 : 0) + "
+                    "(has(self.url) ? 1 : 0) == 1",
+            "message": "exactly one of configMapKeyRef, secretKeyRef or url is required"}]}),
         status_options=EXECUTION_STATUS_OPTIONS,
         printer_columns=[
             PrinterColumn("Flow", ".spec.flowRef.name", description="the Flow that runs"),

@@ -21,12 +21,16 @@ from kflow.engine.machine import Engine, KillTaskRun, LogLine, StartTaskRun, Tas
 from kflow.engine.state import Execution, State
 from kflow.errors import FlowInvalid, InputsInvalid
 from kflow.expr import Renderer
+from kflow.k8s import actions as requests
+from kflow.k8s import file_inputs, kvstore, logstore, resources, results, snapshot, subflows, workdirs
 from kflow.k8s import naming as n
-from kflow.k8s import resources, results, snapshot
 from kflow.k8s.shared import Shared
 from kflow.model.flow import Flow, parse_flow
 from kflow.runner.storage import ExecutionStorage
+from kflow.tasks import nsfiles
 from kflow.tasks.base import RunnableTask
+from kflow.tasks.flow import working_directory as wdir
+from kflow.tasks.flow.waitfor import flat_iterations
 from kflow.tasks.scripts.common import ScriptTask
 from kflow.worker import build_spec
 
@@ -67,6 +71,8 @@ class Driver:
         self.last_status: dict[str, Any] | None = None
         self.labels_synced: dict[str, str] | None = None
         self.previews: dict[str, list] = {}
+        self._kv: bool | None = None  # does the flow use the KV store (k8s/kvstore.py)?
+        self.logs = logstore.LogBuffer(self.renderer.mask)  # kept past the pods (k8s/logstore.py)
 
     # ---- the flow this execution runs, frozen at its start ----------------------------------------
     async def load_flow(self, body: dict[str, Any]) -> Flow:
@@ -99,6 +105,9 @@ class Driver:
         status = body.get("status") or {}
         spec = body.get("spec") or {}
         now = utcnow()
+        if requests.pending(body["metadata"], status):  # restart / resume annotations (k8s/actions.py)
+            status = await requests.recover(self, body, status, now)
+            body = {**body, "status": status}
         if State(status.get("state") or "CREATED").terminal:
             return True
         try:
@@ -112,7 +121,8 @@ class Driver:
         engine = Engine(flow, self.renderer)
         if not status.get("state") or (not status.get("taskRuns") and status.get("state") == "CREATED"):
             try:
-                ex = engine.create_execution(self.name, spec.get("inputs") or {}, now,
+                files = file_inputs.input_values(self._file_inputs(flow, spec), self._storage(flow))
+                ex = engine.create_execution(self.name, {**(spec.get("inputs") or {}), **files}, now,
                                              labels=spec.get("labels") or {}, trigger=spec.get("trigger"))
             except InputsInvalid as exc:
                 return await self._fail_early(body, "InvalidInputs", str(exc))
@@ -121,6 +131,7 @@ class Driver:
             ex = snapshot.execution_from_status(status, execution_id=self.name, namespace=flow.namespace,
                                                 flow_id=flow.id, trigger=spec.get("trigger"),
                                                 outputs_of=self.outputs_of)
+            flat_iterations(engine, ex)  # WaitFor's iterations are not nested by value
         if spec.get("kill") and not ex.state.terminal:
             for action in engine.kill(ex, now):
                 await self._kill(ex, action)
@@ -129,8 +140,10 @@ class Driver:
                 await self._admit(ex, flow, body, engine, now)
             if ex.state not in (State.CREATED, State.QUEUED) and not ex.state.terminal:
                 await self._observe(engine, ex, body)
+                self.renderer.kv = await kvstore.load(self.kube, self.ns) if self._uses_kv(flow) else None
                 actions = engine.step(ex, utcnow())
                 wake = await self._carry_out(engine, ex, body, actions)
+                await kvstore.flush(self.kube, self.ns, self.renderer.kv)
                 await self._persist(body, ex, now)
                 if ex.state.terminal:
                     self._release(body)
@@ -141,6 +154,34 @@ class Driver:
             self._release(body)
             return True
         return None
+
+    def flow_task(self, task_id: str) -> Any:
+        return next((t for t in self.flow.all_tasks() if t.id == task_id), None) if self.flow else None
+
+    def _uses_kv(self, flow: Flow) -> bool:
+        if self._kv is None:
+            self._kv = kvstore.uses_kv(json.dumps(flow.model_dump(mode="json", by_alias=True), default=str))
+        return self._kv
+
+    def _file_inputs(self, flow: Flow, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """FILE inputs of spec.inputsFrom (raises InputsInvalid); every task pod stages them."""
+        return file_inputs.plan(flow, spec.get("inputsFrom"))
+
+    async def _worker_volumes(self, spec: dict[str, Any], staged: list[dict[str, Any]],
+                              task: Any) -> list[tuple[dict[str, Any], str]]:
+        """Read-only volumes the task's worker reads: FILE inputs, the namespace files (labelled ConfigMaps)."""
+        out = []
+        volume = file_inputs.volume(staged)
+        if volume is not None:
+            out.append((volume, file_inputs.MOUNT))
+        nsf = getattr(task, "namespaceFiles", None)
+        if nsf is not None and nsf.enabled:
+            spec["env"] = {**spec.get("env", {}), nsfiles.ENV: nsfiles.MOUNT}
+            cms = await self.kube.list_config_maps(self.ns, f"{nsfiles.LABEL}={n.label_value(self.flow.namespace)}")
+            sources = nsfiles.projected_sources(cms)
+            if sources:
+                out.append(({"name": "kflow-namespace-files", "projected": {"sources": sources}}, nsfiles.MOUNT))
+        return out
 
     # ---- concurrency ------------------------------------------------------------------------------
     async def _admit(self, ex: Execution, flow: Flow, body: dict[str, Any], engine: Engine, now: datetime) -> None:
@@ -193,8 +234,11 @@ class Driver:
 
     async def _observe(self, engine: Engine, ex: Execution, body: dict[str, Any]) -> None:
         for tr in list(ex.taskRuns):
-            task = engine.tasks.get(tr.taskId)
+            task = wdir.runnable_view(engine.tasks.get(tr.taskId), tr)  # a WorkingDirectory's Collect attempt
             if tr.state != State.RUNNING or not isinstance(task, RunnableTask) or not tr.attempts:
+                continue
+            if getattr(task, "child_execution", False):
+                await subflows.observe(self, engine, ex, tr, task)
                 continue
             attempt = len(tr.attempts)
             pod_name = n.pod_name(self.name, tr.id, attempt)
@@ -208,8 +252,9 @@ class Driver:
             timeout = _timeout(task)
             script = isinstance(task, ScriptTask)
             logs = await self.kube.pod_log(self.ns, pod_name, "task") if results.needs_logs(pod, script) else ""
+            self.logs.pod_log(tr.taskId, tr.id, attempt, logs or await self.kube.pod_log(self.ns, pod_name, "task"))
             if script:
-                workdir = f"work/{tr.id}-{attempt}/"
+                workdir = workdirs.relative(engine, ex, tr.id, attempt)
                 storage = self._storage(engine.flow)
                 result = results.script_result(tr.id, attempt, pod, logs, timeout, task.outputFiles or [],
                                                lambda rel, w=workdir, s=storage: s.uri_for_relative(w + rel),
@@ -230,22 +275,36 @@ class Driver:
                 await self._kill(ex, action)
             elif isinstance(action, LogLine):
                 log.info("[%s/%s] %s %s", self.name, action.task_id, action.level, action.message)
+                run = ex.task_run(action.run_id)
+                self.logs.add(action.level, action.message, action.task_id, action.run_id,
+                              len(run.attempts) if run is not None and run.attempts else None)
             elif isinstance(action, Wake):
                 wake = action.at
         return wake
 
     async def _start(self, engine: Engine, ex: Execution, body: dict[str, Any], action: StartTaskRun) -> None:
+        if getattr(action.task, "child_execution", False):  # Subflow: a child Execution (k8s/subflows.py)
+            await subflows.start(self, engine, ex, body, action)
+            return
         if not self.pvc_ready:
             await self.kube.create(resources.storage_pvc(body, self.config))
             self.pvc_ready = True
         flow = engine.flow
         storage = self._storage(flow)
-        workdir = Path(self.config.storage_mount) / "work" / f"{action.run_id}-{action.attempt}"
+        workdir, shared, wd_task = workdirs.place(engine, ex, action.run_id, action.attempt, self.config.storage_mount)
         spec = build_spec(action.task, action.context, execution_id=self.name, task_run_id=action.run_id,
-                          attempt=action.attempt, workdir=workdir, storage=storage)
+                          attempt=action.attempt, workdir=workdir, storage=storage, kv=self.renderer.kv)
+        if shared:
+            spec[wdir.SPEC_KEY] = shared  # the WorkingDirectory's files, staged by its first child
+        staged = self._file_inputs(flow, body.get("spec") or {})
+        if staged:
+            spec["stageInputs"] = file_inputs.worker_entries(staged)
+        nsf_task = wd_task if wd_task is not None and getattr(action.task, "namespaceFiles", None) is None \
+            else action.task
+        volumes = await self._worker_volumes(spec, staged, nsf_task)
         pod = resources.task_pod(body, flow_name=self.flow_name or "", task=action.task, task_run_id=action.run_id,
                                  attempt=action.attempt, worker_spec=spec, timeout=action.timeout,
-                                 config=self.config)
+                                 config=self.config, extra_volumes=volumes)
         _, created = await self.kube.create(pod)
         if created:
             self.post_event("Normal", "TaskStarted",
@@ -253,6 +312,9 @@ class Driver:
 
     async def _kill(self, ex: Execution, action: KillTaskRun) -> None:
         tr = ex.task_run(action.run_id)
+        if tr is not None and getattr(self.flow_task(tr.taskId), "child_execution", False):
+            await subflows.kill(self, tr)
+            return
         if tr is not None and tr.attempts:
             await self.kube.delete_pod(self.ns, n.pod_name(self.name, tr.id, len(tr.attempts)))
 
@@ -284,6 +346,7 @@ class Driver:
         return inline
 
     async def _persist(self, body: dict[str, Any], ex: Execution, now: datetime) -> None:
+        await self.logs.flush(self.kube, body)
         inline = await self._spill(body, ex)
         previous = self.last_status or body.get("status") or {}
         limited = ex.state in (State.CANCELLED, State.FAILED) and "concurrency limit" in (ex.error or "")

@@ -99,6 +99,10 @@ class Kube:
     async def patch_config_map(self, ns: str, name: str, data: dict[str, str]) -> None:
         await self._call(self.core.patch_namespaced_config_map, name, ns, {"data": data})
 
+    async def list_config_maps(self, ns: str, selector: str) -> list[dict[str, Any]]:
+        res = await self._call(self.core.list_namespaced_config_map, ns, label_selector=selector)
+        return [self._plain(c) for c in res.items]
+
     async def list_pods(self, ns: str, selector: str) -> list[dict[str, Any]]:
         res = await self._call(self.core.list_namespaced_pod, ns, label_selector=selector)
         return [self._plain(p) for p in res.items]

@@ -51,11 +51,30 @@ class TriggerVars(_Open):
     previous: str | None = Field(default=None, description="the tick before it")
 
 
+class KeySelector(_Open):
+    name: str = Field(min_length=1, description="name of the ConfigMap or Secret, in the Execution's namespace")
+    key: str = Field(min_length=1, description="the key whose value is the file's content")
+
+
+class InputFileSource(_Open):
+    """Where a FILE input's content comes from: exactly one of configMapKeyRef, secretKeyRef, url."""
+
+    configMapKeyRef: KeySelector | None = Field(default=None, description="a ConfigMap key (data or binaryData)")
+    secretKeyRef: KeySelector | None = Field(default=None, description="a Secret key")
+    url: str | None = Field(default=None, pattern=r"^https?://", description="an http(s) URL, downloaded by "
+                            "the execution's first task pod")
+    filename: str | None = Field(default=None, pattern=r"^[^/]+$", description="file name in internal storage "
+                                 "(default: the key, or the URL's last path segment)")
+
+
 class ExecutionSpec(_Open):
     """A request to run a Flow once."""
 
     flowRef: FlowRef = Field(description="the Flow to run")
     inputs: dict[str, Any] = Field(default_factory=dict, description="input values by input id")
+    inputsFrom: dict[str, InputFileSource] = Field(
+        default_factory=dict, description="FILE inputs by input id: their content from a ConfigMap or Secret "
+        "key or a URL; the input's value is the file's kestra:// URI", json_schema_extra={"maxProperties": 100})
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to the execution")
     kill: bool = Field(default=False, description="set to true to kill the running execution")
     trigger: TriggerVars | None = Field(

@@ -12,9 +12,11 @@ from typing import Any
 import kopf
 
 from kflow.engine.state import State
+from kflow.k8s import actions as requests
 from kflow.k8s import (
     crontriggers,  # noqa: F401  (registers the CronTrigger handlers)
     kopf_fixes,
+    subflows,
 )
 from kflow.k8s import naming as n
 from kflow.k8s.config import OperatorConfig
@@ -115,12 +117,16 @@ async def track_execution(type: str, name: str, namespace: str, body: Any, spec:
         shared.wake(namespace, name)
         return
     shared.executions[(namespace, flow)][name] = (status.get("state"), meta.get("creationTimestamp") or "")
+    parent = subflows.parent_of(meta)  # a child Execution changed: its parent's Subflow task may be done
+    if parent:
+        shared.wake(namespace, parent)
     if meta.get("deletionTimestamp"):
         if live is not None:
             live.stopped.set()
     elif live is not None:
         live.body = dict(body)
-    elif _live(status) and key not in shared.finished:
+    elif (_live(status) and key not in shared.finished) or requests.pending(meta, status):
+        shared.finished.discard(key)  # a restart or resume request brings an ended execution back
         live = shared.drivers[key] = LiveExecution(dict(body))
         live.task = asyncio.create_task(_drive(shared, namespace, name, live), name=f"execution {namespace}/{name}")
     shared.wake(namespace, name)
@@ -188,7 +194,11 @@ async def drive_execution(shared: Shared, namespace: str, name: str, live: LiveE
                 log.exception("execution %s/%s: reconcile failed: %s", namespace, name, exc)
                 result = datetime.now(UTC).timestamp() + 2
             if result is True:
-                await _after_terminal(shared, namespace, name, stopped)
+                # pod clean-up in the background: the driver ends now, so a restart or resume request
+                # (k8s/actions.py) starts a new one at once
+                cleanup = asyncio.create_task(_after_terminal(shared, namespace, name, stopped))
+                shared.cleanups.add(cleanup)
+                cleanup.add_done_callback(shared.cleanups.discard)
                 return
             timeout = RESYNC_SECONDS
             if isinstance(result, datetime):
@@ -224,7 +234,8 @@ async def _after_terminal(shared: Shared, namespace: str, name: str, stopped: An
     if stopped:
         return
     for pod in await shared.kube.list_pods(namespace, f"{n.L_EXECUTION}={n.label_value(name)}"):
-        await shared.kube.delete_pod(namespace, pod["metadata"]["name"])
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):  # not a restarted run's
+            await shared.kube.delete_pod(namespace, pod["metadata"]["name"])
 
 
 def run(namespaces: list[str] | None = None, liveness: str | None = None) -> None:

@@ -47,9 +47,12 @@ def _restricted() -> dict[str, Any]:
 
 
 def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_id: str, attempt: int,
-             worker_spec: dict[str, Any], timeout: timedelta | None, config: OperatorConfig) -> dict[str, Any]:
+             worker_spec: dict[str, Any], timeout: timedelta | None, config: OperatorConfig,
+             extra_volumes: list[tuple[dict[str, Any], str]] | None = None) -> dict[str, Any]:
     """One pod per task run attempt. Built-in tasks run `kflow worker run` in the runtime image; a script
-    task's init container (runtime image) stages files and its own `containerImage` runs the command."""
+    task's init container (runtime image) stages files and its own `containerImage` runs the command.
+    `extra_volumes`: (volume, mountPath) read by the worker (FILE inputs, namespace files), mounted read-only
+    where the worker runs."""
     exec_name = execution["metadata"]["name"]
     name = n.pod_name(exec_name, task_run_id, attempt)
     labels = {n.L_FLOW: n.label_value(flow_name), n.L_TASK: n.label_value(task.id),
@@ -57,6 +60,8 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
     meta = _meta(execution, name, labels)
     meta["annotations"] = {n.A_TASK_RUN_ID: task_run_id}
     mounts = [{"name": "storage", "mountPath": config.storage_mount}]
+    worker_mounts = [*mounts, *({"name": v["name"], "mountPath": path, "readOnly": True}
+                                for v, path in extra_volumes or [])]
     env = [{"name": WORKER_SPEC_ENV, "value": json.dumps(worker_spec, separators=(",", ":"), default=str)}]
     env_from = [{"secretRef": {"name": config.secrets_from, "optional": True}}] if config.secrets_from else []
     base = {"volumeMounts": mounts, "securityContext": _restricted(), "terminationMessagePolicy": "File",
@@ -65,14 +70,14 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
         prepare = {"name": "prepare", "image": config.runtime_image,
                    "command": [*config.worker_command, "prepare"], "env": [*env, {"name": "KFLOW_PYTHON",
                                                                                "value": "python"}],
-                   "envFrom": env_from, **base}
+                   "envFrom": env_from, **base, "volumeMounts": worker_mounts}
         run_sh = f"{worker_spec['workdir']}/.kflow/run.sh"
         main = {"name": "task", "image": task.containerImage or _default_image(task, config),
                 "command": ["/bin/sh", run_sh], "envFrom": env_from, **base}
         init = [prepare]
     else:
         main = {"name": "task", "image": config.runtime_image, "command": [*config.worker_command, "run"],
-                "env": env, "envFrom": env_from, **base}
+                "env": env, "envFrom": env_from, **base, "volumeMounts": worker_mounts}
         init = []
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -81,7 +86,8 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "volumes": [{"name": "storage", "persistentVolumeClaim": {"claimName": n.pvc_name(exec_name)}}],
+        "volumes": [{"name": "storage", "persistentVolumeClaim": {"claimName": n.pvc_name(exec_name)}},
+                    *(v for v, _ in extra_volumes or [])],
         "containers": [main],
     }
     if init:

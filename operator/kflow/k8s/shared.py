@@ -30,6 +30,8 @@ class Shared:
     drivers: dict[Key, Any] = field(default_factory=dict)
     # (namespace, execution) whose driver ended on its own: not driven again by this process (until deleted)
     finished: set[Key] = field(default_factory=set)
+    # pod clean-ups of ended executions waiting for their TTL (kept so the tasks are not collected)
+    cleanups: set[Any] = field(default_factory=set)
 
     def wake(self, namespace: str, name: str) -> None:
         event = self.wakeups.get((namespace, name))

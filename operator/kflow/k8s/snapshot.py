@@ -161,7 +161,8 @@ def execution_status(ex: Execution, *, execution_name: str, flow_generation: int
         "startDate": ts(ex.startDate), "endDate": ts(ex.endDate),
         "duration": duration(ex.startDate, ex.endDate) if ex.endDate else None,
         "inputs": ex.inputs, "outputs": ex.outputs or None, "labels": ex.labels,
-        "histories": [{"state": h.state.value, "date": ts(h.date)} for h in ex.histories],
+        "histories": [{"state": h.state.value, "date": ts(h.date), **({"reason": h.reason} if h.reason else {})}
+                      for h in ex.histories],
         "taskRuns": runs,
         "outputsRefs": outputs_refs or None,
         "conditions": conditions(ex, reason, ex.error, generation, now, (previous or {}).get("conditions")),
@@ -184,7 +185,8 @@ def execution_from_status(status: dict[str, Any], *, execution_id: str, namespac
         tr = task_run_from_status(raw, by_id, outputs)
         by_id[tr.id] = tr
         runs.append(tr)
-    histories = [History(state=State(h["state"]), date=parse_ts(h["date"])) for h in status.get("histories") or []]
+    histories = [History(state=State(h["state"]), date=parse_ts(h["date"]), reason=h.get("reason"))
+                 for h in status.get("histories") or []]
     return Execution(id=execution_id, namespace=namespace, flowId=flow_id,
                      state=State(status.get("state") or "CREATED"), histories=histories,
                      inputs=status.get("inputs") or {}, labels=status.get("labels") or {}, trigger=trigger,

@@ -47,10 +47,31 @@ def apply_plugin_defaults(node: Any, defaults: list[dict[str, Any]], aliases: di
         t = d.get("type")
         return isinstance(t, str) and any(n == t or n.startswith(t) for n in names)
 
+    declared = _declared(plugin_type)
+
+    def values(d: dict[str, Any]) -> dict[str, Any]:
+        # Kestra injects defaults leniently: a default naming a property this type lacks is dropped
+        # (`bucket` for every io.kestra.plugin.gcp task in the zoomcamp flows), not an error.
+        vals = d.get("values") or {}
+        if declared is None or not isinstance(vals, dict):
+            return vals
+        return {k: v for k, v in vals.items() if k in declared}
+
     for d in defaults:
         if not d.get("forced") and matches(d):
-            node = deep_merge(d.get("values") or {}, node)
+            node = deep_merge(values(d), node)
     for d in reversed(defaults):
         if d.get("forced") and matches(d):
-            node = deep_merge(node, d.get("values") or {})
+            node = deep_merge(node, values(d))
     return node
+
+
+def _declared(plugin_type: str) -> set[str] | None:
+    """Property names (and YAML aliases) of a task type; None when unknown (kept as they are)."""
+    from kflow.tasks import registry
+
+    cls = registry.task_class(plugin_type)
+    if cls is None:
+        return None
+    fields = cls.model_fields
+    return set(fields) | {f.alias for f in fields.values() if f.alias}

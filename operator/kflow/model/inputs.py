@@ -23,7 +23,9 @@ InputType = Literal[
     "STRING", "INT", "FLOAT", "BOOLEAN", "BOOL", "SELECT", "MULTISELECT", "ENUM", "ARRAY", "JSON",
     "YAML", "DATE", "DATETIME", "TIME", "DURATION", "URI", "EMAIL", "FILE", "SECRET",
 ]
-UNSUPPORTED = {"FILE", "SECRET"}
+UNSUPPORTED = {"SECRET"}
+# A FILE value once the adapter has stored the file (kflow.runner.file_inputs); defaults may name one.
+_FILE_SCHEMES = ("kestra://", "file:", "nsfile://")
 
 # Properties each type accepts beyond the common ones (Kestra has one class per type).
 _TYPE_PROPS: dict[str, set[str]] = {
@@ -209,6 +211,17 @@ def _parse_scalar(inp: Input, kind: str, value: Any) -> Any:
             except ValueError:
                 raise _expected(inp, "JSON", value) from None
         return value
+    if kind == "FILE":
+        text = value if isinstance(value, str) else ""
+        if not text.startswith(_FILE_SCHEMES):
+            raise _fail(inp, f"Expected `FILE` but received `{_show(value)}`, expected a file (kestra://, "
+                             "file: or nsfile:// URI)")
+        allowed = [e if e.startswith(".") else "." + e
+                   for e in (inp.allowedFileExtensions or ([inp.extension] if inp.extension else []))]
+        if allowed and not any(text.lower().endswith(e.lower()) for e in allowed):
+            raise _fail(inp, f"it must have one of the extensions `[{', '.join(allowed)}]`, but received "
+                             f"`{text.rsplit('/', 1)[-1]}`")
+        return text
     if kind == "YAML":
         if isinstance(value, str):
             try:

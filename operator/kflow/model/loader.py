@@ -55,3 +55,32 @@ def load_flow_file(path: str | Path, global_defaults: list[dict[str, Any]] | Non
     except OSError as exc:
         raise FlowInvalid([Problem("", f"cannot read file: {exc.strerror}")], str(path)) from None
     return load_flow_text(text, str(path), global_defaults)
+
+
+def validate_file(path: str | Path) -> list[Problem]:
+    """Every document of a file checked (Flows and CronTriggers); raises FlowInvalid with every problem,
+    returns the warnings of a valid file."""
+    from kflow.model.cron_manifest import crontrigger_problems
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowInvalid([Problem("", f"cannot read file: {exc.strerror}")], str(path)) from None
+    docs = load_yaml_documents(text, str(path))
+    crons = [d for d in docs if isinstance(d, dict) and d.get("kind") == "CronTrigger"]
+    problems: list[Problem] = []
+    for i, doc in enumerate(crons):
+        problems += crontrigger_problems(doc, f"[CronTrigger {(doc.get('metadata') or {}).get('name', i)}] "
+                                         if len(docs) > 1 else "")
+    if crons and len(crons) == len(docs):
+        if problems:
+            raise FlowInvalid(problems, str(path))
+        return []
+    try:
+        loaded = load_flow_text(text, str(path))
+    except FlowInvalid as exc:
+        raise FlowInvalid(problems + exc.problems, str(path)) from None
+    if problems:
+        raise FlowInvalid(problems, str(path))
+    return list(loaded.flow.warnings)

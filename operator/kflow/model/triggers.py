@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from kflow.model.common import Duration, Strict
 
@@ -35,7 +35,7 @@ class Trigger(Strict):
 class Schedule(Trigger):
     TYPE: ClassVar[str] = SCHEDULE
     cron: str
-    withSeconds: bool = False
+    withSeconds: bool = Field(default=False, validate_default=True)
     timezone: str = "UTC"
     recoverMissedSchedules: Literal["ALL", "LAST", "NONE"] | None = None
     lateMaximumDelay: Duration | None = None
@@ -43,30 +43,37 @@ class Schedule(Trigger):
     backfill: dict[str, Any] | None = None
     interval: None = None
 
+    # One cron parser for validation and the scheduler (kflow.schedule.cron): same fields, same ranges,
+    # same "never matches a date" check.
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from croniter import croniter
+        from kflow.schedule.cron import Cron, CronError
 
-        nick = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-        if value.strip() in nick:
-            return value
-        fields = value.split()
-        if len(fields) not in (5, 6) or not croniter.is_valid(value):
-            raise ValueError(f"invalid cron expression {value!r}: expected 5 fields "
-                             "(minute hour day-of-month month day-of-week), 6 with seconds, or a nickname")
+        try:
+            Cron(value, "UTC")
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("withSeconds")
+    @classmethod
+    def _seconds(cls, value: bool, info: ValidationInfo) -> bool:
+        cron = str(info.data.get("cron") or "").strip()
+        if cron and not cron.startswith("@") and (len(cron.split()) == 6) != value:
+            raise ValueError(f"cron {cron!r} has {len(cron.split())} fields: withSeconds must be "
+                             f"{'true' if not value else 'false'} (6 fields = seconds first)")
         return value
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from kflow.schedule.cron import CronError, zone
 
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Paris)") \
-                from None
+            zone(value)
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 

@@ -50,4 +50,10 @@ class TaskRunContext:
 
     def run_process(self, argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
                     on_line: Callable[[str, bool], None]) -> int:
-        return self.slot.run(argv, env=env, cwd=cwd, on_line=on_line, while_running=self._while_running)
+        def started() -> None:
+            # Kestra's process runner logs this (DEBUG) for each command: the first line of a script's logs.
+            self.log("DEBUG", f"Starting command with pid {self.slot.pid} [{' '.join(argv)}]")
+            if self._while_running is not None:
+                self._while_running()
+
+        return self.slot.run(argv, env=env, cwd=cwd, on_line=on_line, while_running=started)

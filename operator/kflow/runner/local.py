@@ -22,10 +22,12 @@ from typing import Any
 from kflow.engine.machine import Engine, KillTaskRun, LogLine, StartTaskRun, TaskRunResult, Wake
 from kflow.engine.state import Execution, State, TaskRun
 from kflow.expr import Renderer
+from kflow.kv.local import FileKVStore, default_kv_root
 from kflow.model.durations import format_duration
 from kflow.model.flow import Flow
 from kflow.model.loader import load_flow_file
 from kflow.runner.context import TaskRunContext
+from kflow.runner.file_reader import LocalFiles
 from kflow.runner.process import ProcessSlot
 from kflow.runner.storage import ExecutionStorage
 from kflow.worker import RESULT_KEY, build_spec
@@ -58,12 +60,13 @@ class Events:
     def task_started(self, ex: Execution, tr: TaskRun) -> None: ...
     def task_ended(self, ex: Execution, tr: TaskRun) -> None: ...
     def log(self, task_id: str, run_id: str, level: str, message: str) -> None: ...
+    def execution_changed(self, ex: Execution) -> None: ...  # after each engine step (history records it)
 
 
 class LocalRunner:
     def __init__(self, flow: Flow, *, storage_root: Path | None = None, env: dict[str, str] | None = None,
                  events: Events | None = None, flow_dir: Path | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, kv_store: Any = None):
         self.flow = flow
         self.env = dict(os.environ if env is None else env)
         if flow_dir is not None:
@@ -72,18 +75,62 @@ class LocalRunner:
         self.events = events or Events()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.renderer = Renderer(secrets=self.env, now=self.clock)
+        self.renderer.kv = kv_store if kv_store is not None else FileKVStore(default_kv_root(self.env))
+        self.renderer.files = LocalFiles(self.storage_root, self.env)
         self.engine = Engine(flow, self.renderer, envs_from(self.env))
+        self._slots: dict[str, ProcessSlot] = {}
+        self._kill_reason: str | None = None
+        self._results: queue.Queue[TaskRunResult | None] = queue.Queue()
+        self.kill_grace = 3.0  # seconds between SIGTERM and SIGKILL of a killed task's process group
+
+    def request_kill(self, reason: str = "killed") -> None:
+        """Kill the execution (from a signal handler or another thread): every running task's process
+        group gets SIGTERM, then SIGKILL after `kill_grace`; the drive loop then ends it KILLED."""
+        self._kill_reason = self._kill_reason or reason
+        for slot in list(self._slots.values()):
+            slot.terminate("killed", self.kill_grace)
+        self._results.put(None)  # wakes the drive loop if it waits for a timer
 
     def create(self, inputs: dict[str, Any], labels: dict[str, str] | None = None,
                trigger: dict[str, Any] | None = None, execution_id: str | None = None) -> Execution:
         """Validate inputs and create the execution (raises InputsInvalid, nothing created)."""
-        return self.engine.create_execution(execution_id or new_execution_id(), inputs, self.clock(),
-                                            labels=labels, trigger=trigger)
+        from kflow.errors import InputsInvalid
+        from kflow.runner.file_inputs import stage_file_inputs
+
+        execution_id = execution_id or new_execution_id()
+        staged = stage_file_inputs(self.flow, inputs, self.storage_for(execution_id), base=Path.cwd(),
+                                   env=self.env)
+        try:
+            return self.engine.create_execution(execution_id, staged.inputs, self.clock(),
+                                                labels=labels, trigger=trigger)
+        except InputsInvalid:
+            staged.discard()
+            raise
+
+    def storage_for(self, execution_id: str) -> ExecutionStorage:
+        flow = self.flow
+        root = self.storage_root / flow.namespace.replace(".", "/") / flow.id / "executions" / execution_id
+        return ExecutionStorage(root, flow.namespace, flow.id, execution_id)
 
     def run(self, inputs: dict[str, Any] | None = None, *, labels: dict[str, str] | None = None,
             trigger: dict[str, Any] | None = None, execution_id: str | None = None) -> Execution:
         ex = self.create(inputs or {}, labels, trigger, execution_id)
-        return self.execute(ex)
+        return self.execute_with_retries(ex)
+
+    def execute_with_retries(self, ex: Execution) -> Execution:
+        """`execute`, then each new execution a CREATE_NEW_EXECUTION retry asks for (the one ending
+        RETRIED is kept in `self.retried`); returns the last execution."""
+        self.retried: list[Execution] = []
+        ex = self.execute(ex)
+        while ex.state == State.RETRIED and ex.retryAt is not None and self._kill_reason is None:
+            self.retried.append(ex)
+            self.events.log("", "", "INFO", f"execution {ex.id} RETRIED: a new execution starts at "
+                                              f"{ex.retryAt.isoformat()}")
+            delay = (ex.retryAt - self.clock()).total_seconds()
+            if delay > 0:
+                time.sleep(delay)
+            ex = self.execute(self.engine.next_execution(ex, new_execution_id(), self.clock()))
+        return ex
 
     def execute(self, ex: Execution) -> Execution:
         """Drive `ex` to its end; task runs start as the engine asks, results go back to it."""
@@ -96,12 +143,21 @@ class LocalRunner:
             storage.close()
 
     def _drive(self, ex: Execution, storage: ExecutionStorage) -> Execution:
-        results: queue.Queue[TaskRunResult] = queue.Queue()
-        slots: dict[str, ProcessSlot] = {}
+        results = self._results
+        slots = self._slots
         running = 0
-        seen: dict[str, tuple[State, int]] = {}
+        # a restarted or resumed execution: what had ended before is not reported again
+        seen: dict[str, tuple[State, int]] = {tr.id: (tr.state, len(tr.attempts)) for tr in ex.taskRuns
+                                              if tr.state.terminal}
+        killed = False
         while True:
             now = self.clock()
+            if self._kill_reason is not None and not killed:
+                killed = True
+                if not ex.state.terminal:
+                    ex.error = ex.error or self._kill_reason
+                    self.engine.kill(ex, now)
+                    self.request_kill()  # slots started since the request
             actions = self.engine.step(ex, now)
             wake_at: datetime | None = None
             starts = [a for a in actions if isinstance(a, StartTaskRun)]
@@ -116,6 +172,8 @@ class LocalRunner:
             done: TaskRunResult | None = None
             for start in starts:
                 slot = slots[start.run_id] = ProcessSlot()
+                if self._kill_reason is not None and not killed:
+                    slot.killed_reason = "killed"  # a kill came in after this step: never spawn it
                 running += 1
                 if len(starts) == 1 and running == 1:
                     # Nothing else in flight: run it on this thread, no thread or queue hand-off.
@@ -127,15 +185,15 @@ class LocalRunner:
                 return ex
             if running == 0 and wake_at is None and not starts:
                 if ex.state == State.PAUSED:
-                    ex.error = "paused with no pauseDuration: kflow run cannot resume it"
-                    self.engine.kill(ex, self.clock())
-                    return ex
+                    return ex  # paused until someone resumes it (`kflow resume`): the caller says so
                 continue
             if done is None:
                 timeout = None if wake_at is None else max((wake_at - self.clock()).total_seconds(), 0)
                 try:
                     done = results.get(timeout=timeout)
                 except queue.Empty:
+                    continue
+                if done is None:  # a kill request
                     continue
             result: TaskRunResult | None = done
             while result is not None:
@@ -152,6 +210,7 @@ class LocalRunner:
     def _report(self, ex: Execution, seen: dict[str, tuple[State, int]]) -> None:
         if type(self.events) is Events:
             return  # nobody listens
+        self.events.execution_changed(ex)
         for tr in ex.taskRuns:
             key = (tr.state, len(tr.attempts))
             before = seen.get(tr.id)
@@ -169,14 +228,25 @@ class LocalRunner:
     def _attempt(self, ex: Execution, start: StartTaskRun, storage: ExecutionStorage,
                  slot: ProcessSlot) -> TaskRunResult:
         task = start.task
-        workdir = storage.lend_work_dir(start.run_id, start.attempt)
+        from kflow.errors import TaskFailed
+        from kflow.runner.workdirs import shared_workdir
+
+        try:  # inside a WorkingDirectory: its shared folder (runner/workdirs.py)
+            shared = shared_workdir(self, ex, start, storage)
+        except TaskFailed as exc:
+            return TaskRunResult(start.run_id, start.attempt, State.FAILED, {}, self.renderer.mask(str(exc)))
+        workdir = shared or storage.lend_work_dir(start.run_id, start.attempt)
         timer = None
         if start.timeout is not None:
             timer = threading.Timer(start.timeout.total_seconds(), slot.kill, ("timeout",))
             timer.daemon = True
             timer.start()
         try:
-            if task.isolate:
+            if getattr(task, "child_execution", False):  # Subflow: a child execution (runner/subflows.py)
+                from kflow.runner.subflows import run_child
+
+                result = run_child(self, ex, start, slot)
+            elif task.isolate:
                 result = self._in_worker(ex, start, storage, workdir, slot)
             else:
                 result = self._in_thread(ex, start, storage, workdir, slot)
@@ -189,6 +259,7 @@ class LocalRunner:
             result.error = f"Timeout after {format_duration(start.timeout or timedelta())}"
         elif slot.killed_reason == "killed":
             result.state = State.KILLED
+            result.error = self._kill_reason or "killed"  # not the exit code the kill caused
         return result
 
     def _log(self, start: StartTaskRun) -> Callable[[str, str], None]:
@@ -215,7 +286,7 @@ class LocalRunner:
     def _in_worker(self, ex: Execution, start: StartTaskRun, storage: ExecutionStorage, workdir: Path,
                    slot: ProcessSlot) -> TaskRunResult:
         spec = build_spec(start.task, start.context, execution_id=ex.id, task_run_id=start.run_id,
-                          attempt=start.attempt, workdir=workdir, storage=storage)
+                          attempt=start.attempt, workdir=workdir, storage=storage, kv=self.renderer.kv)
         final: dict[str, Any] = {}
         log = self._log(start)
 

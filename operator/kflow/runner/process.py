@@ -63,6 +63,12 @@ class ProcessSlot:
         self._proc: subprocess.Popen | _Spawned | None = None
         self.killed_reason: str | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The running child's pid (None between processes)."""
+        proc = self._proc
+        return None if proc is None else proc.pid
+
     def kill(self, reason: str) -> None:
         with self._lock:
             if self.killed_reason is None:
@@ -73,6 +79,31 @@ class ProcessSlot:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def kill_now(self) -> None:
+        """SIGKILL without taking the lock (a signal handler may have interrupted its holder)."""
+        proc = self._proc
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def terminate(self, reason: str, grace: float) -> None:
+        """SIGTERM to the process group, SIGKILL `grace` seconds later if it is still there."""
+        with self._lock:
+            if self.killed_reason is None:
+                self.killed_reason = reason
+            proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        timer = threading.Timer(grace, self.kill, (reason,))
+        timer.daemon = True
+        timer.start()
 
     def run(self, argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
             on_line: Callable[[str, bool], None], stdin: bytes | None = None,

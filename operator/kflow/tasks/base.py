@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, field_validator
 
 from kflow.model.common import Duration, Retry, Strict
 from kflow.runner.storage import ExecutionStorage
@@ -26,7 +26,8 @@ class Task(Strict):
     id: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", max_length=100)
     type: str
     description: str | None = None
-    runIf: str | bool = "true"
+    # `when` is the pre-0.20 spelling of runIf, still accepted by Kestra.
+    runIf: str | bool = Field(default="true", validation_alias=AliasChoices("runIf", "when"))
     disabled: bool = False
     allowFailure: bool = False
     allowWarning: bool = False
@@ -35,6 +36,14 @@ class Task(Strict):
     workerGroup: dict[str, Any] | None = None
     logLevel: str | None = None
     logToFile: bool = False
+    taskCache: dict[str, Any] | None = None  # accepted; a no-op (parse_flow warns)
+
+    @field_validator("workerGroup")
+    @classmethod
+    def _worker_group(cls, value: Any) -> Any:
+        if value is not None:  # as Kestra OSS
+            raise ValueError("Worker Group is an Enterprise Edition functionality")
+        return value
 
     def child_lists(self) -> dict[str, list[Task]]:
         """Named lists of nested tasks (flowables override); used for id checks and defaults."""

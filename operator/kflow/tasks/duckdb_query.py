@@ -81,11 +81,10 @@ class DuckDBQuery(RunnableTask):
         try:
             if self.timeZoneId:
                 con.execute(f"SET TimeZone = '{ctx.render(self.timeZoneId)!s}'")
-            result = _execute(con, sql, ctx.render(self.parameters) if self.parameters else None)
-            outputs = {}
-            if result is not None and result.description is not None:
-                columns = [d[0] for d in result.description]
-                outputs = shape(kind, columns, _batched(result, self.fetchSize), _store(ctx, "result.ion"))
+            ctx.log("DEBUG", f"Starting query: {sql}")
+            outputs = self._query(con, ctx, sql, kind)
+            if "size" in outputs:  # as the PostgreSQL tasks say it (Kestra's fetch.size metric)
+                ctx.log("INFO", f"fetched {outputs['size']} row(s) ({kind})")
             if self.afterSQL:
                 _execute(con, str(ctx.render(self.afterSQL, extra)), None)
         except duckdb.Error as exc:
@@ -100,6 +99,15 @@ class DuckDBQuery(RunnableTask):
         return outputs
 
 
+    def _query(self, con: Any, ctx: Any, sql: str, kind: str) -> dict[str, Any]:
+        """Run the statements; the last one's result set is the task's (Queries: one per statement)."""
+        result = _execute(con, sql, ctx.render(self.parameters) if self.parameters else None)
+        if result is None or result.description is None:
+            return {}
+        columns = [d[0] for d in result.description]
+        return shape(kind, columns, _batched(result, self.fetchSize), _store(ctx, "result.ion"))
+
+
 def _batched(result: Any, size: int):
     while True:
         batch = result.fetchmany(size)
@@ -108,24 +116,52 @@ def _batched(result: Any, size: int):
         yield from batch
 
 
-def _execute(con: Any, sql: str, parameters: dict[str, Any] | None) -> Any:
-    """Run each statement; the last one's result is the task's. `INSTALL x` of an extension built into
-    this DuckDB is skipped, so flows written for Kestra (`INSTALL json; LOAD json;`) run offline."""
+def placeholders(sql: str, parameters: dict[str, Any] | None) -> str:
+    """Kestra's `:name` placeholders (of the given parameters only) as DuckDB's `$name`."""
+    if not parameters:
+        return sql
+    names = "|".join(re.escape(str(k)) for k in sorted(parameters, key=len, reverse=True))
+    return re.sub(rf"(?<![:\w]):({names})(?!\w)", r"$\1", sql)
+
+
+def statements(con: Any, sql: str) -> list[Statement]:
+    """The statements of `sql`, without `INSTALL x` of an extension built into this DuckDB, so flows
+    written for Kestra (`INSTALL json; LOAD json;`) run offline. Placeholders must be `$name` already."""
     builtin = {name for (name,) in con.execute(
         "SELECT extension_name FROM duckdb_extensions() WHERE install_mode = 'STATICALLY_LINKED'"
     ).fetchall()}
-    statements = con.extract_statements(sql)
-    result = None
-    for i, stmt in enumerate(statements):
+    out = []
+    for stmt in con.extract_statements(sql):
         text = stmt.query.strip()
         words = text.rstrip(";").split()
         if len(words) == 2 and words[0].upper() in ("INSTALL", "FORCE") and words[1].strip("'\"") in builtin:
             continue
-        last = i == len(statements) - 1
-        if parameters and last:
-            # Kestra's `:name` placeholders are DuckDB's `$name`.
-            text = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"$\1", text)
-            result = con.execute(text, parameters)
-        else:
-            result = con.execute(text)
+        out.append(Statement(text, stmt.type.name))
+    return out
+
+
+class Statement(str):
+    """A statement's text, with DuckDB's statement type (`SELECT`, `CREATE`, `LOAD`...)."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> Statement:
+        self = super().__new__(cls, text)
+        self.kind = kind
+        return self
+
+
+def run_statement(con: Any, text: str, parameters: dict[str, Any] | None) -> Any:
+    """Run one statement, binding only the parameters it names (DuckDB refuses unused ones)."""
+    used = {k: v for k, v in (parameters or {}).items()
+            if re.search(rf"\${re.escape(str(k))}(?!\w)", text)}
+    return con.execute(text, used) if used else con.execute(text)
+
+
+def _execute(con: Any, sql: str, parameters: dict[str, Any] | None) -> Any:
+    """Run each statement; the last one's result is the task's (parameters bind in the last one)."""
+    result = None
+    texts = statements(con, placeholders(sql, parameters))
+    for i, text in enumerate(texts):
+        result = run_statement(con, text, parameters if i == len(texts) - 1 else None)
     return result

@@ -79,21 +79,13 @@ def localize_uris(ctx: Any, text: str) -> str:
     return _URI.sub(local, text)
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Kestra's outputFiles globs: `*` stays within a folder, `**` crosses folders."""
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out, i = out + "(?:.*/)?", i + 3
-        elif pattern.startswith("**", i):
-            out, i = out + ".*", i + 2
-        elif pattern[i] == "*":
-            out, i = out + "[^/]*", i + 1
-        elif pattern[i] == "?":
-            out, i = out + "[^/]", i + 1
-        else:
-            out, i = out + re.escape(pattern[i]), i + 1
-    return re.compile(out + r"\Z")
+def glob_regex(pattern: str) -> Any:
+    """Kestra's outputFiles globs (Java's glob syntax) on wcmatch: `*` stays within a folder, `**`
+    crosses folders, `{a,b}` alternatives and `[..]` classes; dot files match like any file. The
+    result has `.match(relative_path)`."""
+    from wcmatch import glob as wcglob
+
+    return wcglob.compile(pattern, flags=wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB)
 
 
 def collect_output_files(ctx: Any, patterns: list[str] | None, exclude: set[Path] | None = None) \

@@ -139,25 +139,31 @@ def write_rows(out: TextIO, rows: Iterable[Any]) -> int:
     return n
 
 
-def read_rows(path: Path) -> Iterator[Any]:
-    """Read back what `write_rows` wrote (structs, lists and scalars; for previews and tests)."""
+def read_rows(path: Path, exact: bool = False) -> Iterator[Any]:
+    """Read back Ion values (structs, lists and scalars). Plain JSON-like values for previews and tests;
+    `exact` keeps decimals and timestamps as Decimal / datetime so that writing them back loses nothing."""
     from amazon.ion import simpleion  # optional dependency, installed with the `kestra` package
 
     with open(path, "rb") as f:
         for value in simpleion.load(f, single_value=False):
-            yield _plain(value)
+            yield _plain(value, exact)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, exact: bool = False) -> Any:
     if getattr(value, "ion_type", None) is not None and type(value).__name__ == "IonPyNull":
         return None
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, exact) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, exact) for v in value]
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        return decimal.Decimal(value) if exact else float(value)
     if isinstance(value, dt.datetime):
+        if exact and getattr(getattr(value, "precision", None), "name", "") in ("YEAR", "MONTH", "DAY"):
+            return dt.date(value.year, value.month, value.day)
+        if exact:
+            return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                               value.microsecond, value.tzinfo)
         return value.isoformat()
     if isinstance(value, bool):
         return bool(value)

@@ -8,7 +8,7 @@ from kflow.tasks.base import Task
 from kflow.tasks.registry import register
 
 
-@register()
+@register("io.kestra.core.tasks.outputs.OutputValues")
 class OutputValues(Task):
     kind: ClassVar[str] = "inline"
     TYPE: ClassVar[str] = "io.kestra.plugin.core.output.OutputValues"

@@ -26,7 +26,22 @@ def loop_values(raw: Any) -> list[str]:
             raise TaskFailed(f"values: expected a list or a JSON array, got {raw!r}") from None
     if not isinstance(raw, list):
         raise TaskFailed(f"values: expected a list, got {type(raw).__name__}")
+    nulls = sum(v is None for v in raw)
+    if nulls:  # Kestra's wording, values in Java's toString form
+        raise TaskFailed(f"Found '{nulls}' null values on Each, with values={_java(raw)}")
     return [v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in raw]
+
+
+def _java(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_java(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java(v) for v in value) + "]"
+    return str(value)
 
 
 @register()
@@ -39,7 +54,8 @@ class ForEach(GroupTask):
         if tr.items is None:
             tr.items = loop_values(walk.render_value(self.values, tr))
         n = len(tr.items)
-        status = run_parallel(walk, tr, [self.tasks] * n, self.concurrencyLimit, list(range(n)))
+        status = run_parallel(walk, tr, [self.tasks] * n, self.concurrencyLimit, list(range(n)),
+                              keep_going=self.concurrencyLimit != 1)
         return walk.handlers(status, self.errors, self.finally_, tr)
 
 
@@ -65,5 +81,5 @@ class EachParallel(EachSequential):
         if tr.items is None:
             tr.items = loop_values(walk.render_value(self.value, tr))
         n = len(tr.items)
-        return walk.handlers(run_parallel(walk, tr, [self.tasks] * n, self.concurrent, list(range(n))),
-                             self.errors, self.finally_, tr)
+        return walk.handlers(run_parallel(walk, tr, [self.tasks] * n, self.concurrent, list(range(n)),
+                                          keep_going=self.concurrent != 1), self.errors, self.finally_, tr)

@@ -22,14 +22,15 @@ class Parallel(GroupTask):
 
 
 def run_parallel(walk: Any, tr: Any, groups: list[list[Any]], limit: int,
-                 iterations: list[int] | None) -> State:
+                 iterations: list[int] | None, keep_going: bool = False) -> State:
     """Advance independent groups with at most `limit` (0 = all) running; no new group starts after a
-    failure, and the result waits for the running ones."""
+    failure unless `keep_going` (Kestra's concurrent ForEach iterations), and the result waits for the
+    running ones."""
     status, running, pending, failed = State.SUCCESS, 0, False, None
     for i, group in enumerate(groups):
         iteration = iterations[i] if iterations is not None else None
         started = any((tr.id, t.id, iteration) in walk.index for t in group)
-        if not started and (failed or (limit and running >= limit)):
+        if not started and ((failed and not keep_going) or (limit and running >= limit)):
             pending = True
             continue
         state = walk.sequence(group, tr, "tasks", iteration)
@@ -39,6 +40,6 @@ def run_parallel(walk: Any, tr: Any, groups: list[list[Any]], limit: int,
             failed = state
         elif state == State.WARNING:
             status = State.WARNING
-    if running or (pending and not failed):
+    if running or (pending and (keep_going or not failed)):
         return State.RUNNING
     return failed or status

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field
+
 from kflow.engine.state import State
 from kflow.model.common import Duration, is_template
 from kflow.model.durations import parse_duration
@@ -35,6 +37,9 @@ class Sleep(FlowableTask):
 @register("io.kestra.core.tasks.flows.Pause")
 class Pause(FlowableTask):
     TYPE: ClassVar[str] = "io.kestra.plugin.core.flow.Pause"
+    TASK_LISTS: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally")
+    # Deprecated but accepted by Kestra: child tasks run once the pause ends (resumed or elapsed).
+    tasks: list[Task] = Field(default_factory=list)
     pauseDuration: Duration | None = None
     delay: Duration | None = None
     timeout: Duration | None = None
@@ -42,7 +47,17 @@ class Pause(FlowableTask):
     onResume: list[dict[str, Any]] | None = None
     onPause: Task | None = None
 
+    def child_lists(self) -> dict[str, list[Task]]:
+        return {"tasks": self.tasks, **super().child_lists()}
+
     def resolve(self, walk: Any, tr: Any) -> State:
+        state = self._paused(walk, tr)
+        if self.tasks and state in (State.SUCCESS, State.WARNING):
+            done = walk.block(self.tasks, self.errors, self.finally_, tr)
+            return State.WARNING if done == State.SUCCESS and state == State.WARNING else done
+        return state
+
+    def _paused(self, walk: Any, tr: Any) -> State:
         duration = self.pauseDuration or self.delay or self.timeout
         if tr.outputs.get("resumed"):
             return State.SUCCESS

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from kflow.errors import TaskFailed
 from kflow.tasks.base import RunnableTask
 from kflow.tasks.files import collect_output_files, localize_uris, stage_input_files
+from kflow.tasks.nsfiles import NamespaceFiles, stage_namespace_files
 
 _SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
 _PROTOCOL = re.compile(r"^::(\{.*\})::$")
@@ -25,7 +26,7 @@ class ScriptTask(RunnableTask):
 
     inputFiles: dict[str, Any] | str | None = None
     outputFiles: list[str] | None = None
-    namespaceFiles: dict[str, Any] | None = None
+    namespaceFiles: NamespaceFiles | None = None
     env: dict[str, Any] | None = None
     beforeCommands: list[str] | None = None
     interpreter: list[str] = ["/bin/sh", "-c"]
@@ -43,6 +44,7 @@ class ScriptTask(RunnableTask):
 
     def prepare(self, ctx: Any) -> tuple[list[str], dict[str, str], set[Path]]:
         """Stage files and render the command: (argv, extra env, files present before it runs)."""
+        stage_namespace_files(ctx, self.namespaceFiles)
         stage_input_files(ctx, self.inputFiles)
         # Files present before the command are not its outputs (only matters with outputFiles).
         staged = set(ctx.workdir.rglob("*")) if self.outputFiles else set()

@@ -7,12 +7,15 @@ KFLOW_PYTHON names another; a Script is written to a file in the working directo
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from typing import Any, ClassVar
 
 from kflow.tasks.registry import register
 from kflow.tasks.scripts.common import ScriptTask
+
+_HAVE = "import importlib.metadata as m, sys\nfor n in sys.argv[1:]: m.distribution(n)"
 
 
 def python_executable() -> str:
@@ -28,8 +31,14 @@ class _PythonTask(ScriptTask):
     def _install(self) -> str:
         if not self.dependencies:
             return ""
+        py = shlex.quote(python_executable())
         deps = " ".join(shlex.quote(d) for d in self.dependencies)
-        return f"{shlex.quote(python_executable())} -m pip install --quiet --target .deps {deps}\n" \
+        # Distributions already installed are not fetched again: flows that list `requests` or `kestra`
+        # run offline where the interpreter has them (pip is only asked when one is missing).
+        names = " ".join(shlex.quote(re.split(r"[\s\[<>=!~;@]", d.strip(), maxsplit=1)[0])
+                         for d in self.dependencies)
+        check = f"{py} -c {shlex.quote(_HAVE)} {names}"
+        return f"{check} 2>/dev/null || {py} -m pip install --quiet --target .deps {deps}\n" \
                f"export PYTHONPATH=\"$PWD/.deps:$PYTHONPATH\"\n"
 
 
@@ -42,7 +51,10 @@ class PythonScript(_PythonTask):
         path = ctx.workdir / ".inputs" / f"script_{ctx.task_id}.py"
         path.parent.mkdir(exist_ok=True)
         path.write_text(str(ctx.render(self.script)))
-        return f"{self._install()}{shlex.quote(python_executable())} {shlex.quote(str(path))}"
+        # Kestra writes the script into the working directory, so namespace files and inputFiles beside it
+        # are importable (`import utils`): the working directory goes on the module path.
+        return f"{self._install()}export PYTHONPATH=\"$PWD${{PYTHONPATH:+:$PYTHONPATH}}\"\n" \
+               f"{shlex.quote(python_executable())} {shlex.quote(str(path))}"
 
 
 @register()

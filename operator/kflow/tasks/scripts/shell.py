@@ -8,7 +8,7 @@ from kflow.tasks.registry import register
 from kflow.tasks.scripts.common import ScriptTask
 
 
-@register("io.kestra.core.tasks.scripts.Bash")
+@register()  # the pre-0.13 io.kestra.core.tasks.scripts.Bash has its own module (scripts/legacy.py)
 class ShellCommands(ScriptTask):
     TYPE: ClassVar[str] = "io.kestra.plugin.scripts.shell.Commands"
     commands: list[str]

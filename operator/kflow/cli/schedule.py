@@ -9,55 +9,67 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+from kflow.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, CliError
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from kflow.k8s.schedules import convert
+    from kflow.cli.convert import convert_text
 
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    try:
-        docs = convert(yaml.safe_load(text), split_triggers=args.split_triggers)
-    except ValueError as exc:
-        print(f"kflow convert: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    for doc in docs:
-        if args.namespace:
-            doc["metadata"]["namespace"] = args.namespace
-    sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True, allow_unicode=True))
+    if args.file == "-":
+        text, source = sys.stdin.read(), "<stdin>"
+    else:
+        try:
+            text, source = Path(args.file).read_text(encoding="utf-8"), args.file
+        except OSError as exc:
+            raise CliError(f"{args.file}: cannot read file: {exc.strerror}") from None
+    sys.stdout.write(convert_text(text, source, split_triggers=args.split_triggers, namespace=args.namespace))
     return EXIT_OK
 
 
-def _when(text: str) -> str:
-    from kflow.schedule.naming import iso, parse_time
+def _when(text: str, what: str) -> str:
+    from kflow.cli.common import parse_when
+    from kflow.schedule.naming import iso
 
-    return iso(datetime.now(UTC).replace(microsecond=0) if text == "now" else parse_time(text))
+    return iso(datetime.now(UTC).replace(microsecond=0) if text == "now" else parse_when(text, what))
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from kubernetes import client, config
+    if args.local:
+        if args.trigger:
+            raise CliError("give either a CronTrigger name (cluster) or --local FLOW, not both")
+        from kflow.cli.backfill_local import cmd_backfill_local
+
+        return cmd_backfill_local(args)
+    if not args.trigger:
+        raise CliError("name the CronTrigger to backfill, or --local FLOW to run the ticks on this machine")
+    if args.trigger_id:
+        raise CliError("--trigger picks a Schedule trigger of a --local flow; on the cluster name the CronTrigger")
+    import urllib3
+    from kubernetes import client
     from kubernetes.client.rest import ApiException
 
+    from kflow.cli.common import parse_pairs
+    from kflow.history import HistoryError
+    from kflow.history.cluster import api_error, connect
     from kflow.k8s.models import GROUP, VERSION
     from kflow.k8s.schedules import check_backfill, run_of
     from kflow.schedule import naming as sn
     from kflow.schedule.cron import Cron, CronError
     from kflow.schedule.plan import backfill_id, backfill_ticks, by_tick, dry_run
 
-    config.load_kube_config()
-    namespace = args.namespace or config.list_kube_config_contexts()[1]["context"].get("namespace", "default")
-    api = client.CustomObjectsApi()
+    backfill: dict[str, Any] = {"start": _when(args.start, "--start"), "end": _when(args.end, "--end"),
+                                "reprocess": args.reprocess, "maxActive": args.max_active, "order": args.order,
+                                "paused": args.paused, "inputs": parse_pairs(args.input),
+                                "labels": parse_pairs(args.label, "-l")}
+    try:
+        api_client, namespace = connect(args.namespace, getattr(args, "context", None))
+    except HistoryError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    api = client.CustomObjectsApi(api_client)
     try:
         trigger = api.get_namespaced_custom_object(GROUP, VERSION, namespace, "crontriggers", args.trigger)
-    except ApiException as exc:
-        print(f"kflow backfill: crontrigger {namespace}/{args.trigger}: {exc.reason}", file=sys.stderr)
-        return EXIT_FAILED
-    backfill: dict[str, Any] = {"start": _when(args.start), "end": _when(args.end), "reprocess": args.reprocess,
-                                "maxActive": args.max_active, "order": args.order, "paused": args.paused,
-                                "inputs": dict(p.split("=", 1) for p in args.input),
-                                "labels": dict(p.split("=", 1) for p in args.label)}
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise CliError(str(api_error(exc, f"crontrigger {namespace}/{args.trigger}")), EXIT_FAILED) from None
     spec = trigger["spec"]
     try:
         cron = Cron(spec["cron"], spec.get("timezone") or "UTC")
@@ -94,11 +106,16 @@ def add_commands(sub: Any) -> None:
     conv.add_argument("-n", "--namespace", help="metadata.namespace of the manifests")
     conv.set_defaults(func=cmd_convert)
     bf = sub.add_parser("backfill", help="run a CronTrigger's ticks of a past period (sets spec.backfill)")
-    bf.add_argument("trigger", help="CronTrigger name")
+    bf.add_argument("trigger", nargs="?", help="CronTrigger name (cluster)")
+    bf.add_argument("--local", metavar="FLOW", help="run the ticks of this flow file's Schedule on this machine")
+    bf.add_argument("--trigger", dest="trigger_id", metavar="ID", help="(--local) which Schedule trigger")
+    bf.add_argument("--plugin-defaults", metavar="FILE", help="(--local) global plugin defaults")
+    bf.add_argument("--storage", metavar="DIR", help="(--local) internal storage (default ~/.kflow/storage)")
     bf.add_argument("--start", required=True, help="RFC 3339 time or date (UTC), e.g. 2019-01-01")
     bf.add_argument("--end", required=True, help="RFC 3339 time or date (UTC), or `now`")
     bf.add_argument("--reprocess", choices=["missing", "failed", "all"], default="missing")
-    bf.add_argument("--max-active", type=int, default=1, help="backfill executions at once (default 1)")
+    bf.add_argument("--max-active", type=int, default=1,
+                    help="backfill executions at once (default 1; --local: also bounded by the flow's concurrency)")
     bf.add_argument("--order", choices=["oldest-first", "newest-first"], default="oldest-first")
     bf.add_argument("--paused", action="store_true", help="set it paused")
     bf.add_argument("-i", "--input", action="append", default=[], metavar="NAME=VALUE")

@@ -1,0 +1,5 @@
+import sys
+
+from kflow.cli import main
+
+sys.exit(main())

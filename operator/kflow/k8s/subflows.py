@@ -1,0 +1,120 @@
+"""Subflows on the cluster: a Subflow task run is a child Execution owned by its parent Execution.
+
+The child is named `<parent>-<taskRunId>-<attempt>` (so a repeated create is a 409, never a second child),
+labelled `kflow.dev/parent-execution=<parent>`, and found by `kubectl get executions`. Its Flow is the
+Flow resource of the parent's Kubernetes namespace whose `spec.id`/`spec.namespace` (namespace defaulting
+to the Kubernetes one) match the task's `flowId`/`namespace`; the resource name also matches as a flowId.
+The parent's driver is woken when the child changes (operator.track_execution) and reads its state here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kflow.engine.machine import StartTaskRun, TaskRunResult
+from kflow.engine.state import Execution, State, TaskRun
+from kflow.errors import TaskFailed
+from kflow.k8s import naming as n
+from kflow.k8s.models import GROUP, VERSION
+from kflow.k8s.resources import owner_reference
+from kflow.tasks.flow import subflow as sf
+
+L_PARENT = f"{n.LABEL_PREFIX}/parent-execution"
+A_PARENT_RUN = f"{n.LABEL_PREFIX}/parent-task-run"
+
+
+def child_name(parent: str, run_id: str, attempt: int) -> str:
+    return n.dns_label(f"{parent}-{run_id}-{attempt}", 253)
+
+
+def child_manifest(parent_body: dict[str, Any], name: str, flow_ref: str, plan: sf.ChildPlan,
+                   run_id: str) -> dict[str, Any]:
+    """The child Execution (pure)."""
+    parent = parent_body["metadata"]["name"]
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Execution",
+            "metadata": {"name": name, "namespace": parent_body["metadata"]["namespace"],
+                         "labels": {L_PARENT: n.label_value(parent), n.L_MANAGED: "kflow"},
+                         "annotations": {A_PARENT_RUN: run_id},
+                         "ownerReferences": [owner_reference(parent_body)]},
+            "spec": {"flowRef": {"name": flow_ref}, "inputs": plan.inputs, "labels": plan.labels}}
+
+
+async def _flow_ref(driver: Any, namespace: str, flow_id: str) -> str | None:
+    flows = await driver.kube.list_custom(driver.ns, "flows")
+    by_name = None
+    for obj in flows:
+        spec = obj.get("spec") or {}
+        ns = spec.get("namespace") or driver.ns
+        if spec.get("id") == flow_id and ns == namespace:
+            return obj["metadata"]["name"]
+        if obj["metadata"]["name"] == flow_id and ns == namespace:
+            by_name = flow_id
+    return by_name
+
+
+async def start(driver: Any, engine: Any, ex: Execution, body: dict[str, Any], action: StartTaskRun) -> None:
+    task = action.task
+    assert isinstance(task, sf.Subflow)
+    name = child_name(driver.name, action.run_id, action.attempt)
+    try:
+        if task.TYPE != sf.Subflow.TYPE:  # ForEachItem: its batches live on the parent's volume
+            raise TaskFailed(f"{task.TYPE} runs on `kflow run` only for now: child Executions do not mount "
+                             "the parent's volume, where the batch files are")
+        plan = sf.plan(task, driver.renderer, action.context)
+        if plan.namespace == engine.flow.namespace and plan.flow_id == engine.flow.id:
+            raise TaskFailed(f"recursive subflow: {plan.namespace}.{plan.flow_id} runs itself")
+        ref = await _flow_ref(driver, plan.namespace, plan.flow_id)
+        if ref is None:
+            raise TaskFailed(f"flow {plan.namespace}.{plan.flow_id} not found among the Flows of namespace "
+                             f"{driver.ns}")
+    except TaskFailed as exc:
+        engine.apply(ex, TaskRunResult(action.run_id, action.attempt, State.FAILED, {}, str(exc)),
+                     driver_now())
+        return
+    created = await driver.kube.create_custom(driver.ns, "executions",
+                                              child_manifest(body, name, ref, plan, action.run_id))
+    if created:
+        driver.post_event("Normal", "SubflowStarted", f"task run {action.run_id}: child Execution {name}")
+    if not plan.wait:
+        engine.apply(ex, TaskRunResult(action.run_id, action.attempt, State.SUCCESS, sf.started(name)),
+                     driver_now())
+
+
+async def observe(driver: Any, engine: Any, ex: Execution, tr: TaskRun, task: sf.Subflow) -> None:
+    attempt = len(tr.attempts)
+    name = child_name(driver.name, tr.id, attempt)
+    child = await driver.kube.get_custom(driver.ns, "executions", name)
+    if child is None:
+        engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {},
+                                       f"child Execution {name} disappeared before it ended"), driver_now())
+        return
+    status = child.get("status") or {}
+    state = status.get("state")
+    if not state or not State(state).terminal:
+        return
+    why = next((f"{t['id']}: {t['error']}" for t in status.get("taskRuns") or []
+                if t.get("state") == "FAILED" and t.get("error")), None) or status.get("message")
+    result_state, outputs, error = sf.outcome(task, name, state, status.get("outputs"), why)
+    engine.apply(ex, TaskRunResult(tr.id, attempt, result_state, outputs, error), driver_now())
+
+
+async def kill(driver: Any, tr: TaskRun) -> None:
+    """The parent is killed: so is the child (its own driver stops its pods)."""
+    if tr.attempts:
+        name = child_name(driver.name, tr.id, len(tr.attempts))
+        if await driver.kube.get_custom(driver.ns, "executions", name) is not None:
+            await driver.kube.patch_custom(driver.ns, "executions", name, {"spec": {"kill": True}})
+
+
+def parent_of(meta: dict[str, Any]) -> str | None:
+    """The parent Execution of a child Execution (its owner), for waking the parent's driver."""
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "Execution":
+            return owner.get("name")
+    return None
+
+
+def driver_now() -> Any:
+    from kflow.k8s.executions import utcnow
+
+    return utcnow()
