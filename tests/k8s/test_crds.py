@@ -555,7 +555,9 @@ def test_helm_lint_and_template(cluster: Cluster, namespace: str):
                  ("kflow.dev", "flows", "watch"), ("", "pods", "create"), ("", "pods/log", "get"),
                  ("", "persistentvolumeclaims", "delete"), ("", "configmaps", "patch"), ("", "events", "create")]:
         assert need in granted, need
-    assert not [g for g in granted if g[1] in ("secrets", "*") or g[2] in ("*", "escalate", "bind", "impersonate")]
+    assert not [g for g in granted if g[1] == "*" or g[2] in ("*", "escalate", "bind", "impersonate")]
+    # Secrets only for the KV store's secret-derived values (k8s/kvstore.py): no watch, no cluster-wide cache
+    assert {v for g, r, v in granted if r == "secrets"} == {"get", "list", "create", "update", "delete"}
     assert not [g for g in granted if g[1] == "flows" and g[2] in ("delete", "update")]
     # CronTriggers delete executions beyond their history limits, never update them
     assert ("kflow.dev", "executions", "delete") in granted and ("kflow.dev", "crontriggers/status", "patch") in granted
@@ -609,7 +611,9 @@ def test_helm_install_creates_operator_and_rbac(crds: Cluster):
         assert can("watch", "flows.kflow.dev") and can("patch", "executions.kflow.dev", sub="status")
         assert can("create", "pods") and can("delete", "persistentvolumeclaims") and can("get", "pods", sub="log")
         assert can("list", "customresourcedefinitions.apiextensions.k8s.io")
-        assert not can("get", "secrets") and not can("delete", "flows.kflow.dev")
+        # secrets: only the KV store's secret-derived values; never watched, never in another namespace
+        assert can("get", "secrets") and not can("watch", "secrets") and not can("get", "secrets", where="default")
+        assert not can("delete", "flows.kflow.dev")
         assert not can("create", "pods", where="default")  # namespaced install: only its namespaces
 
         # The Deployment's pod is admitted under PodSecurity "restricted" (it won't run here: no image).

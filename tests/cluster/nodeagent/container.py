@@ -16,6 +16,9 @@ from .fields import ConfigError, expand
 from .kube import now
 
 LAUNCH = str(Path(__file__).with_name("launch.py"))
+# launch.py needs only the standard library. A virtualenv's interpreter fails to import it once launch.py
+# has dropped root (ModuleNotFoundError after setuid), so the base interpreter runs it.
+LAUNCHER_PYTHON = getattr(sys, "_base_executable", None) or sys.executable
 MAX_MESSAGE = 4096  # kubelet: MaxContainerTerminationMessageLength
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048  # kubelet: FallbackToLogsOnError tail
 
@@ -88,7 +91,7 @@ class Container:
         log = self.log_path()
         log.write_bytes(b"")
         # -I: the launcher is stdlib-only and must not pick up the pod's/agent's PYTHON* env.
-        self.proc = subprocess.Popen([sys.executable, "-I", LAUNCH, str(spec_file)],
+        self.proc = subprocess.Popen([LAUNCHER_PYTHON, "-I", LAUNCH, str(spec_file)],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True, env={})
         self.pgid_file = procs_dir / f"{self.pod_uid}_{self.name}.pgid"
