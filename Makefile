@@ -1,11 +1,17 @@
-# Local Kubernetes control plane for tests (tests/cluster/README.md).
-.PHONY: cluster-build cluster-up cluster-down cluster-status
+# Local Kubernetes cluster for tests: Go-built control plane + a real node (tests/cluster/README.md).
+.PHONY: cluster-build cluster-up cluster-down cluster-status image
 
+# Control-plane and node binaries (pinned, cached; rebuilt only when a pin changes).
 cluster-build:
 	tests/cluster/build.sh
+	tests/cluster/build-node.sh
 
-cluster-up:
+cluster-up: setup
 	tests/cluster/up.sh
+
+# kflow:dev from the root Dockerfile (BuildKit), loaded into the node; rebuilt when its inputs change.
+image: setup
+	tests/cluster/image.sh
 
 cluster-down:
 	tests/cluster/down.sh
@@ -25,11 +31,11 @@ setup:
 demo: setup
 	kflow run flows/01_getting_started_data_pipeline.yaml
 
-# The whole test suite on real components: PostgreSQL, and the Go-built control plane with the node
-# agent. Everything is installed or built when missing, and stopped afterwards even when tests fail.
+# The whole test suite on real components: PostgreSQL, and the Go-built control plane with a real
+# node. Everything is installed or built when missing, and stopped afterwards even when tests fail.
 test: setup
-	scripts/postgres.sh start
 	$(MAKE) cluster-up
+	scripts/postgres.sh start  # after cluster-up: it listens on the node's address too
 	status=0; $(PYTHON) -m pytest -q -p no:cacheprovider || status=$$?; \
 	  $(MAKE) cluster-down; scripts/postgres.sh stop; exit $$status
 

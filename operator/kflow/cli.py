@@ -193,7 +193,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kflow import __version__
+
     parser = argparse.ArgumentParser(prog="kflow", description="Kestra flows on one machine or on Kubernetes")
+    parser.add_argument("--version", action="version", version=f"kflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a flow on this machine")
     run.add_argument("flow", help="a Kestra flow YAML or a Flow manifest")
