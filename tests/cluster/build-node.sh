@@ -74,10 +74,22 @@ if ! [ -x "$out/kubelet" ] || ! [ -x "$out/kube-scheduler" ] || ! [ -x "$out/kub
 fi
 
 # --- BuildKit, local-path-provisioner ------------------------------------------------------
-for b in buildkitd buildctl; do
-    [ -x "$out/$b" ] || build "$b" "github.com/moby/buildkit/cmd/$b@$BUILDKIT_VERSION" \
-        "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION"
-done
+# BuildKit's go.mod has `exclude` directives, which `go install pkg@version` refuses: a wrapper
+# module (like Kubernetes') that repeats them.
+if ! [ -x "$out/buildkitd" ] || ! [ -x "$out/buildctl" ]; then
+    bdir="$here/build/buildkit"
+    mkdir -p "$bdir"
+    prepare "$bdir" kflow.invalid/cluster-build/buildkit "github.com/moby/buildkit@$BUILDKIT_VERSION" \
+        github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+    bmod=$(modinfo "github.com/moby/buildkit@$BUILDKIT_VERSION" GoMod)
+    excludes=$(awk '/^exclude \(/{on=1; next} on && /^\)/{on=0} on && $1 !~ /^\/\// && NF==2 {print "-exclude=" $1 "@" $2}' "$bmod")
+    # shellcheck disable=SC2086
+    (cd "$bdir" && { [ -z "$excludes" ] || go mod edit $excludes; } && go mod tidy)
+    for b in buildkitd buildctl; do
+        [ -x "$out/$b" ] || (cd "$bdir" && build "$b" "github.com/moby/buildkit/cmd/$b" \
+            "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION")
+    done
+fi
 [ -x "$out/local-path-provisioner" ] || build local-path-provisioner \
     "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" \
     "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION"

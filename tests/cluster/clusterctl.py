@@ -22,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import controlplane
 import hygiene
 import images
 import nodectl
@@ -140,73 +141,9 @@ def wait_for(what: str, check, timeout: float, name: str | None = None) -> None:
 
 
 def argv_for(name: str, st: dict) -> list[str]:
-    b, p = Path(st["bin"]), st["ports"]
-    if name == "etcd":
-        client, peer = f"http://127.0.0.1:{p['etcd']}", f"http://127.0.0.1:{p['etcd_peer']}"
-        return [str(b / "etcd"), "--name=kflow", f"--data-dir={STATE / 'etcd'}",
-                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=kflow={peer}", "--unsafe-no-fsync=true",
-                "--log-level=warn"]
-    if name == "kube-apiserver":
-        return [
-            str(b / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
-            # On the node's address: pods reach it (through the `kubernetes` Service and kube-proxy).
-            f"--bind-address={NODE_IP}", f"--advertise-address={NODE_IP}",
-            f"--secure-port={p['apiserver']}",
-            f"--cert-dir={PKI}",
-            f"--tls-cert-file={PKI / 'apiserver.crt'}", f"--tls-private-key-file={PKI / 'apiserver.key'}",
-            f"--client-ca-file={PKI / 'ca.crt'}",
-            f"--requestheader-client-ca-file={PKI / 'ca.crt'}",
-            "--requestheader-allowed-names=front-proxy-client",
-            "--requestheader-username-headers=X-Remote-User",
-            "--requestheader-group-headers=X-Remote-Group",
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-            f"--proxy-client-cert-file={PKI / 'front-proxy-client.crt'}",
-            f"--proxy-client-key-file={PKI / 'front-proxy-client.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={PKI / 'sa.pub'}",
-            f"--service-account-signing-key-file={PKI / 'sa.key'}",
-            "--authorization-mode=Node,RBAC",
-            "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,"
-            "NodeRestriction,DefaultStorageClass,DefaultTolerationSeconds,StorageObjectInUseProtection,"
-            "TaintNodesByCondition,Priority,ResourceQuota,MutatingAdmissionWebhook,"
-            "ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
-            "--service-cluster-ip-range=10.96.0.0/16",
-            "--allow-privileged=true",
-            # Logs/exec: the API server calls the kubelet with this client cert and verifies the
-            # kubelet's serving cert against our CA.
-            f"--kubelet-client-certificate={PKI / 'apiserver-kubelet-client.crt'}",
-            f"--kubelet-client-key={PKI / 'apiserver-kubelet-client.key'}",
-            f"--kubelet-certificate-authority={PKI / 'ca.crt'}",
-            "--kubelet-preferred-address-types=InternalIP",
-            "--profiling=false",
-        ]
-    if name == "kube-controller-manager":
-        kc = str(STATE / "kubeconfig")
-        return [
-            str(b / "kube-controller-manager"),
-            f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
-            "--bind-address=127.0.0.1", f"--secure-port={p['kcm']}",
-            "--leader-elect=false",
-            # Default set: garbage collector, namespace, serviceaccount(-token), PV binder and
-            # protection, node lifecycle, root CA publisher, jobs, ...
-            "--controllers=*",
-            f"--service-account-private-key-file={PKI / 'sa.key'}",
-            f"--root-ca-file={PKI / 'ca.crt'}",
-            f"--cluster-signing-cert-file={PKI / 'ca.crt'}", f"--cluster-signing-key-file={PKI / 'ca.key'}",
-            # Notice a dead kubelet within ~20 s (it renews its Lease every 2.5 s).
-            "--node-monitor-period=2s", "--node-monitor-grace-period=20s",
-            "--pvclaimbinder-sync-period=2s",
-            "--profiling=false",
-        ]
-    if name == "kube-scheduler":
-        kc = str(STATE / "kubeconfig")
-        return [str(b / "kube-scheduler"), f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}",
-                f"--authorization-kubeconfig={kc}", "--bind-address=127.0.0.1", f"--secure-port={p['scheduler']}",
-                "--leader-elect=false", "--profiling=false"]
-    return nodectl.argv_for(name, STATE, st)
+    if name in nodectl.NODE_COMPONENTS:
+        return nodectl.argv_for(name, STATE, st)
+    return controlplane.argv_for(name, st, STATE)
 
 
 def healthy(name: str, st: dict) -> bool:

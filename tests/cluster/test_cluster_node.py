@@ -27,7 +27,8 @@ def test_kflow_image_runs_in_its_own_pid_namespace(cluster: Cluster, namespace: 
     import tomllib
 
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    pod = shell_pod("version", "echo $$; kflow --version")
+    # `$$$$`: kubelet expands `$(VAR)` in commands and turns `$$` into `$`, so the shell sees `echo $$`.
+    pod = shell_pod("version", "echo $$$$; kflow --version")
     pod["spec"]["containers"][0]["image"] = KFLOW_IMAGE
     cluster.core.create_namespaced_pod(namespace, pod)
     done = cluster.wait_pod_done(namespace, "version", timeout=120)

@@ -147,7 +147,8 @@ def test_graceful_deletion_sends_sigterm(cluster: Cluster, namespace: str):
 
 
 IN_CLUSTER = textwrap.dedent("""
-        from kubernetes import client, config
+    import sys
+    from kubernetes import client, config
     from kubernetes.client.rest import ApiException
     config.load_incluster_config()
     v1 = client.CoreV1Api()

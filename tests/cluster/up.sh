@@ -12,6 +12,7 @@ if [ "$(id -u)" != 0 ]; then
     echo "up.sh: the real node (containerd, kubelet) needs root" >&2
     exit 1
 fi
+"$here/node-packages.sh"   # Debian packages of a fresh machine (nft for kube-proxy, libseccomp-dev, ...)
 bin=$("$here/build.sh" | tail -n1)
 node_bin=$("$here/build-node.sh" | tail -n1)
 exec "$py" "$here/clusterctl.py" up "$bin" "$node_bin"
