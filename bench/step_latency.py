@@ -46,7 +46,7 @@ def pod_manifest(name: str) -> dict:
            "seccompProfile": {"type": "RuntimeDefault"}}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "floor"}},
             "spec": {"restartPolicy": "Never", "securityContext": {"runAsUser": 1000, "runAsNonRoot": True},
-                     "containers": [{"name": "c", "image": "busybox", "command": ["/bin/sh", "-c", "true"],
+                     "containers": [{"name": "c", "image": "python:3.11-alpine", "command": ["/bin/sh", "-c", "true"],
                                      "securityContext": sec}]}}
 
 
