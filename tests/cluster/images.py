@@ -63,8 +63,9 @@ def _tree(*roots: Path) -> list[bytes]:
     """Contents of the build inputs (paths + bytes), skipping caches."""
     out = []
     for root in roots:
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()
-                                                      and "__pycache__" not in p.parts and p.suffix != ".pyc")
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob("*") if p.is_file() and p.suffix != ".pyc"
+            and not any(part == "__pycache__" or part.endswith(".egg-info") for part in p.parts))
         for f in files:
             out += [str(f.relative_to(REPO)).encode(), f.read_bytes()]
     return out
