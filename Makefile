@@ -1,11 +1,17 @@
-# Local Kubernetes control plane for tests (tests/cluster/README.md).
-.PHONY: cluster-build cluster-up cluster-down cluster-status
+# Local Kubernetes cluster for tests: Go-built control plane + a real node (tests/cluster/README.md).
+.PHONY: cluster-build cluster-up cluster-down cluster-status image
 
+# Control-plane and node binaries (pinned, cached; rebuilt only when a pin changes).
 cluster-build:
 	tests/cluster/build.sh
+	tests/cluster/build-node.sh
 
-cluster-up:
+cluster-up: setup
 	tests/cluster/up.sh
+
+# kflow:dev from the root Dockerfile (BuildKit), loaded into the node; rebuilt when its inputs change.
+image: setup
+	tests/cluster/image.sh
 
 cluster-down:
 	tests/cluster/down.sh
@@ -38,14 +44,18 @@ $(VENV)/.kflow-setup: pyproject.toml
 demo: setup
 	$(PYTHON) -m kflow.cli run flows/01_getting_started_data_pipeline.yaml
 
-# The whole test suite on real components: PostgreSQL, and the Go-built control plane with the node
-# agent. Everything is installed or built when missing, and stopped afterwards even when tests fail.
+# Test servers and emulators listen on the node's address: pods reach the host only there.
+NODE_IP ?= 10.244.0.1
+
+# The whole test suite on real components: PostgreSQL, and the Go-built control plane with a real
+# node. Everything is installed or built when missing, and stopped afterwards even when tests fail.
 test: setup
-	scripts/postgres.sh start
-	scripts/gcp-emulators.sh start >/dev/null
 	$(MAKE) cluster-up
+	scripts/postgres.sh start  # after cluster-up: it listens on the node's address too
+	KFLOW_GCP_EMULATOR_HOST=$(NODE_IP) scripts/gcp-emulators.sh start >/dev/null
 	tests/gitops/build.sh >/dev/null
-	status=0; $(PYTHON) -m pytest -q -p no:cacheprovider || status=$$?; \
+	status=0; KFLOW_TEST_BIND_ADDRESS=$(NODE_IP) KFLOW_GCP_EMULATOR_HOST=$(NODE_IP) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider || status=$$?; \
 	  $(MAKE) cluster-down; scripts/gcp-emulators.sh stop; scripts/postgres.sh stop; exit $$status
 
 # Fast loop without the control plane.

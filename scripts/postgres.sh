@@ -6,7 +6,8 @@
 #   scripts/postgres.sh status   exit 0 and print the URL when it accepts connections, exit 3 otherwise
 #   scripts/postgres.sh url      print the JDBC URL of the `ny_taxi` database
 #
-# Listens on 127.0.0.1:${KFLOW_PG_PORT:-55432}; superuser `root`, password `root`, scram-sha-256
+# Listens on 127.0.0.1:${KFLOW_PG_PORT:-55432}, and on the test node's address (${KFLOW_NODE_IP:-10.244.0.1},
+# the bridge `make cluster-up` creates) when it exists, so pods reach it; superuser `root`, password `root`, scram-sha-256
 # password auth on every connection (a wrong password really fails). Data lives under
 # ${KFLOW_CACHE:-$HOME/.cache/kflow}/pg, or <repo>/.cache/pg (git-ignored) when running as root
 # and KFLOW_CACHE is unset (the server cannot run as root and /root is private); as root, when the
@@ -16,6 +17,7 @@ set -euo pipefail
 
 PORT="${KFLOW_PG_PORT:-55432}"
 HOST=127.0.0.1
+NODE_IP="${KFLOW_NODE_IP:-10.244.0.1}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -n "${KFLOW_CACHE:-}" ]]; then
   BASE="$KFLOW_CACHE/pg"
@@ -116,9 +118,26 @@ local   all   all                  scram-sha-256
 host    all   all   127.0.0.1/32   scram-sha-256
 host    all   all   ::1/128        scram-sha-256
 HBA
+  allow_pods
 }
 
+# Pods of the test node connect from its pod subnet (/24 of the node address).
+allow_pods() {
+  local net="${NODE_IP%.*}.0/24"
+  grep -q "$net" "$DATA/pg_hba.conf" || echo "host    all   all   $net   scram-sha-256" >>"$DATA/pg_hba.conf"
+}
+
+node_ip_present() { ip -o -4 addr show 2>/dev/null | grep -q " $NODE_IP/"; }
+
+listen_addresses() { if node_ip_present; then echo "$HOST,$NODE_IP"; else echo "$HOST"; fi; }
+
 cmd_start() {
+  if is_up && node_ip_present && ! "$(find_bin pg_isready)" -q -h "$NODE_IP" -p "$PORT" -t 2; then
+    log "restarting to listen on the node address $NODE_IP too"
+    allow_pods
+    as_owner "$(find_bin pg_ctl)" -D "$DATA" -l "$LOG" -o "-p $PORT -c listen_addresses=$(listen_addresses)" \
+      -m fast -w -t 60 restart >/dev/null
+  fi
   if is_up; then
     log "already running on $HOST:$PORT"
     create_ny_taxi
@@ -133,7 +152,8 @@ cmd_start() {
   local pg_ctl
   pg_ctl="$(find_bin pg_ctl)"
   # A stale pid file after a machine restart is handled by pg_ctl itself.
-  as_owner "$pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 60 start >/dev/null || {
+  if [[ "$(id -u)" == 0 ]]; then allow_pods; chown postgres: "$DATA/pg_hba.conf"; else allow_pods; fi
+  as_owner "$pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT -c listen_addresses=$(listen_addresses)" -w -t 60 start >/dev/null || {
     log "the server did not start; last lines of $LOG:"; tail -n 20 "$LOG" >&2; exit 1; }
   create_ny_taxi
   log "running on $HOST:$PORT (data $DATA)"

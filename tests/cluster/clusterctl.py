@@ -1,11 +1,12 @@
-"""Start/stop the local control plane: etcd, kube-apiserver, kube-controller-manager, node agent.
+"""Start/stop the local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and a
+real node (containerd, kubelet, kube-proxy, local-path-provisioner; see nodectl.py, images.py).
 
-usage: clusterctl.py up BIN_DIR | down | status
+usage: clusterctl.py up BIN_DIR NODE_BIN_DIR | images [REF] | down | status
 
 State lives in <repo>/.cluster (override with KFLOW_CLUSTER_DIR). `up` is idempotent:
 every component that is not running is (re)started with the ports recorded in
 state.json, so it both reuses a healthy cluster and repairs one whose API server
-or node agent was killed (the resilience tests rely on that).
+or kubelet was killed (the resilience tests rely on that).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import controlplane
+import hygiene
+import images
+import nodectl
+from nodectl import NODE_IP
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 STATE = Path(os.environ.get("KFLOW_CLUSTER_DIR", REPO / ".cluster")).resolve()
@@ -29,19 +36,9 @@ LOGS = STATE / "logs"
 PIDS = STATE / "pids"
 NODE_NAME = "kflow-node"
 # Start order; `down` stops in reverse.
-COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "node-agent"]
-
-STORAGE_CLASS = """
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: kflow-hostpath
-  annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
-provisioner: kflow.dev/hostpath
-reclaimPolicy: Delete
-volumeBindingMode: Immediate
-"""
+COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", *nodectl.NODE_COMPONENTS]
+PORTS = ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "kubelet", "kubelet_healthz", "proxy_healthz",
+         "proxy_metrics")
 
 
 def log(msg: str) -> None:
@@ -69,17 +66,20 @@ def pid_of(name: str) -> int | None:
     if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
         return None
     # /proc/<pid>/cmdline can read empty for a moment (seen once, right after exec): trust the pid then.
-    marker = b"nodeagent" if name == "node-agent" else name.encode()
+    marker = b"kflow-node-ns" if name == "node-ns" else name.encode()
     return pid if not cmdline or marker in cmdline else None
 
 
 def spawn(name: str, argv: list[str], env: dict | None = None) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     PIDS.mkdir(parents=True, exist_ok=True)
+    node = name in nodectl.NODE_COMPONENTS
     with open(LOGS / f"{name}.log", "ab") as out:
-        # New session: survives the calling shell/make and is not hit by its Ctrl-C.
+        # New session: survives the calling shell/make and is not hit by its Ctrl-C. Node processes
+        # start in the /kflow-node cgroup, so `down` finds whatever they leave behind.
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                             cwd=STATE, env=env, start_new_session=True)
+                             cwd=STATE, env=env, start_new_session=True,
+                             preexec_fn=nodectl.track_preexec if node else None)
     (PIDS / f"{name}.pid").write_text(str(p.pid))
     log(f"started {name} (pid {p.pid})")
 
@@ -141,80 +141,9 @@ def wait_for(what: str, check, timeout: float, name: str | None = None) -> None:
 
 
 def argv_for(name: str, st: dict) -> list[str]:
-    b, p = Path(st["bin"]), st["ports"]
-    if name == "etcd":
-        client, peer = f"http://127.0.0.1:{p['etcd']}", f"http://127.0.0.1:{p['etcd_peer']}"
-        return [str(b / "etcd"), "--name=kflow", f"--data-dir={STATE / 'etcd'}",
-                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=kflow={peer}", "--unsafe-no-fsync=true",
-                "--log-level=warn"]
-    if name == "kube-apiserver":
-        return [
-            str(b / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={p['apiserver']}",
-            f"--cert-dir={PKI}",
-            f"--tls-cert-file={PKI / 'apiserver.crt'}", f"--tls-private-key-file={PKI / 'apiserver.key'}",
-            f"--client-ca-file={PKI / 'ca.crt'}",
-            f"--requestheader-client-ca-file={PKI / 'ca.crt'}",
-            "--requestheader-allowed-names=front-proxy-client",
-            "--requestheader-username-headers=X-Remote-User",
-            "--requestheader-group-headers=X-Remote-Group",
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-            f"--proxy-client-cert-file={PKI / 'front-proxy-client.crt'}",
-            f"--proxy-client-key-file={PKI / 'front-proxy-client.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={PKI / 'sa.pub'}",
-            f"--service-account-signing-key-file={PKI / 'sa.key'}",
-            "--authorization-mode=Node,RBAC",
-            "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,"
-            "NodeRestriction,DefaultStorageClass,DefaultTolerationSeconds,StorageObjectInUseProtection,"
-            "TaintNodesByCondition,Priority,ResourceQuota,MutatingAdmissionWebhook,"
-            "ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
-            "--service-cluster-ip-range=10.96.0.0/16",
-            "--allow-privileged=true",
-            # Logs: the API server calls the node agent's HTTPS endpoint with this client
-            # cert and verifies the agent's serving cert against our CA.
-            f"--kubelet-client-certificate={PKI / 'apiserver-kubelet-client.crt'}",
-            f"--kubelet-client-key={PKI / 'apiserver-kubelet-client.key'}",
-            f"--kubelet-certificate-authority={PKI / 'ca.crt'}",
-            "--kubelet-preferred-address-types=InternalIP",
-            # No kube-proxy: the `kubernetes` Service endpoints would be a loopback address.
-            "--endpoint-reconciler-type=none",
-            "--profiling=false",
-        ]
-    if name == "kube-controller-manager":
-        kc = str(STATE / "kubeconfig")
-        return [
-            str(b / "kube-controller-manager"),
-            f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
-            "--bind-address=127.0.0.1", f"--secure-port={p['kcm']}",
-            "--leader-elect=false",
-            # Default set: garbage collector, namespace, serviceaccount(-token), PV binder and
-            # protection, node lifecycle, root CA publisher, jobs, ...
-            "--controllers=*",
-            f"--service-account-private-key-file={PKI / 'sa.key'}",
-            f"--root-ca-file={PKI / 'ca.crt'}",
-            f"--cluster-signing-cert-file={PKI / 'ca.crt'}", f"--cluster-signing-key-file={PKI / 'ca.key'}",
-            # Notice a dead node agent within ~20 s (the agent renews its Lease every 3 s).
-            "--node-monitor-period=2s", "--node-monitor-grace-period=20s",
-            "--pvclaimbinder-sync-period=2s",
-            "--profiling=false",
-        ]
-    if name == "node-agent":
-        return [
-            sys.executable, "-m", "nodeagent",
-            f"--server=https://127.0.0.1:{p['apiserver']}",
-            f"--client-cert={PKI / 'admin.crt'}", f"--client-key={PKI / 'admin.key'}",
-            f"--node-name={NODE_NAME}",
-            f"--state-dir={STATE / 'node'}",
-            f"--port={p['node']}",
-            f"--tls-cert={PKI / 'node.crt'}", f"--tls-key={PKI / 'node.key'}",
-            f"--client-ca={PKI / 'ca.crt'}",
-        ]
-    raise KeyError(name)
+    if name in nodectl.NODE_COMPONENTS:
+        return nodectl.argv_for(name, STATE, st)
+    return controlplane.argv_for(name, st, STATE)
 
 
 def healthy(name: str, st: dict) -> bool:
@@ -222,10 +151,18 @@ def healthy(name: str, st: dict) -> bool:
     if name == "etcd":
         return http_ok(f"http://127.0.0.1:{p['etcd']}/health")
     if name == "kube-apiserver":
-        return http_ok(f"https://127.0.0.1:{p['apiserver']}/readyz")
+        return http_ok(f"https://{NODE_IP}:{p['apiserver']}/readyz")
     if name == "kube-controller-manager":
         return http_ok(f"https://127.0.0.1:{p['kcm']}/healthz", verify=False)
-    return http_ok(f"https://127.0.0.1:{p['node']}/healthz")
+    if name == "kube-scheduler":
+        return http_ok(f"https://127.0.0.1:{p['scheduler']}/healthz", verify=False)
+    if name == "containerd":
+        return images.ctr(st, STATE, "version", check=False).returncode == 0
+    if name == "kubelet":
+        return http_ok(f"http://127.0.0.1:{p['kubelet_healthz']}/healthz")
+    if name == "kube-proxy":
+        return http_ok(f"http://127.0.0.1:{p['proxy_healthz']}/livez")
+    return pid_of(name) is not None  # node-ns, local-path-provisioner
 
 
 def write_kubeconfig(st: dict) -> None:
@@ -238,7 +175,7 @@ def write_kubeconfig(st: dict) -> None:
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "kflow", "cluster": {
-            "server": f"https://127.0.0.1:{st['ports']['apiserver']}",
+            "server": f"https://{NODE_IP}:{st['ports']['apiserver']}",
             "certificate-authority-data": b64(PKI / "ca.crt")}}],
         "users": [{"name": "kflow-admin", "user": {
             "client-certificate-data": b64(PKI / "admin.crt"),
@@ -258,6 +195,8 @@ def write_env(st: dict) -> None:
         f'export PATH="{st["bin"]}:$PATH"\n'
         f'export KUBECONFIG="{STATE / "kubeconfig"}"\n'
         f'export KFLOW_CLUSTER_DIR="{STATE}"\n'
+        "# the node's address: servers that pods must reach (HTTP fixtures, PostgreSQL) listen on it\n"
+        f'export KFLOW_NODE_IP="{NODE_IP}"\n'
     )
 
 
@@ -283,86 +222,106 @@ def default_sa(st: dict) -> bool:
         return False
 
 
-def up(bin_dir: str) -> None:
+def _save(st: dict) -> None:
+    (STATE / "state.json").write_text(json.dumps(st, indent=2))
+
+
+def _other_node_running() -> str | None:
+    """Only one real node fits on a host (fixed /kubepods cgroups, the kflow0 bridge)."""
+    owner = Path("/run/kflow-node.owner")
+    if owner.exists() and owner.read_text().strip() != str(STATE) and nodectl.TRACK.exists():
+        return owner.read_text().strip()
+    return None
+
+
+def up(bin_dir: str, node_bin: str) -> None:
     t0 = time.monotonic()
+    if other := _other_node_running():
+        raise SystemExit(f"clusterctl: the real node of {other} runs on this host; `make cluster-down` there first")
     state_file = STATE / "state.json"
+    bins = {"bin": str(Path(bin_dir).resolve()), "node_bin": str(Path(node_bin).resolve())}
     if state_file.exists():
         st = json.loads(state_file.read_text())
-        if st["bin"] != str(Path(bin_dir).resolve()):
+        if any(st.get(k) != v for k, v in bins.items()):
             log("pinned versions changed: restarting every component on the new binaries")
             for name in reversed(COMPONENTS):
                 stop(name)
-            st["bin"] = str(Path(bin_dir).resolve())
+            st.update(bins)
     else:
         STATE.mkdir(parents=True, exist_ok=True)
-        st = {"bin": str(Path(bin_dir).resolve()), "bootstrapped": False,
-              "ports": {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "node")}}
+        # What the host looked like before this cluster touched it: `down` restores it, a test compares.
+        hygiene.save(STATE / "host-baseline.json", hygiene.snapshot(STATE))
+        st = {**bins, "bootstrapped": False, "node_name": NODE_NAME, "ports": {k: free_port() for k in PORTS}}
+    Path("/run/kflow-node.owner").write_text(str(STATE))
     if not (PKI / "ca.crt").exists():
         sys.path.insert(0, str(HERE))
         import pki
 
-        pki.generate(PKI, NODE_NAME)
-    state_file.write_text(json.dumps(st, indent=2))
+        pki.generate(PKI, NODE_NAME, NODE_IP)
+    _save(st)
     write_kubeconfig(st)
     write_env(st)
-
-    pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, PYTHONPATH=pythonpath)
+    nodectl.network_up()
     started = []
     for name in COMPONENTS:
+        if name in nodectl.NODE_COMPONENTS[1:]:
+            st["node_ns_pid"] = pid_of("node-ns")
+        if name == "kubelet":  # images first: the sandbox (pause) image must be there for the first pod
+            images.ensure(STATE, st)
+            _save(st)
+        if name == "node-ns":
+            nodectl.write_configs(STATE, st)
         if pid_of(name) is not None and healthy(name, st):
             continue
+        if name == "node-ns":  # a new mount namespace: whatever ran in the old one must restart too
+            for dependent in reversed(nodectl.NODE_COMPONENTS[1:]):
+                stop(dependent)
         if pid_of(name) is not None:  # running but not healthy yet (e.g. just started): give it time
             try:
                 wait_for(name, lambda n=name: healthy(n, st), 30, name)
                 continue
             except SystemExit:
                 stop(name)
-        spawn(name, argv_for(name, st), env if name == "node-agent" else None)
+        spawn(name, argv_for(name, st), nodectl.env_for(name, st) if name in nodectl.NODE_COMPONENTS else None)
         started.append(name)
         wait_for(f"{name} to become healthy", lambda n=name: healthy(n, st), 120, name)
+        if name == "kube-apiserver" and not st["bootstrapped"]:
+            manifest = (HERE / "manifests" / "local-path.yaml").read_text()
+            manifest = manifest.replace("LOCAL_PATH_DIR", str(STATE / "node" / "local-path"))
+            kubectl(st, "apply", "-f", "-", stdin=manifest.replace("HELPER_IMAGE", images.BASE_REF))
+            st["bootstrapped"] = True
+            _save(st)
 
-    if not st["bootstrapped"]:
-        kubectl(st, "apply", "-f", "-", stdin=STORAGE_CLASS)
-        st["bootstrapped"] = True
-        state_file.write_text(json.dumps(st, indent=2))
-    wait_for("node Ready", lambda: node_ready(st), 60)
+    wait_for("node Ready", lambda: node_ready(st), 90)
     wait_for("default service account", lambda: default_sa(st), 60)
+    _save(st)
     what = f"started {', '.join(started)}" if started else "reused running cluster"
     log(f"cluster up ({what}) in {time.monotonic() - t0:.1f}s; run: source {STATE / 'env'}")
 
 
-def kill_container_processes() -> None:
-    """Process groups of pod containers left by a node agent that died without cleanup."""
-    procs = STATE / "node" / "procs"
-    for f in procs.glob("*.pgid") if procs.is_dir() else []:
-        try:
-            os.killpg(int(f.read_text()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-
-
-def remove_placeholders() -> None:
-    """Empty mount points the node agent had to create on the host (e.g. /kflow/work)."""
-    f = STATE / "node" / "placeholders"
-    if not f.exists():
-        return
-    for line in sorted(set(f.read_text().splitlines()), key=len, reverse=True):
-        p = Path(line)
-        try:
-            if p.is_dir() and not os.path.ismount(p):
-                p.rmdir()  # only if empty
-            elif p.is_file() and p.stat().st_size == 0 and not os.path.ismount(p):
-                p.unlink()
-        except OSError:
-            pass
+def build_images(only: str | None) -> None:
+    """`make image`: (re)build what is stale and load it into the running node."""
+    st = json.loads((STATE / "state.json").read_text())
+    if not healthy("containerd", st):
+        raise SystemExit("clusterctl: the node is not running: `make cluster-up` builds and loads the images")
+    st["node_ns_pid"] = pid_of("node-ns")
+    images.ensure(STATE, st, only)
+    _save(st)
 
 
 def down() -> None:
     for name in reversed(COMPONENTS):
         stop(name)
-    kill_container_processes()
-    remove_placeholders()
+    for pidfile in PIDS.glob("*.pid") if PIDS.is_dir() else []:  # e.g. a buildkitd of a killed build
+        try:
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    baseline = hygiene.load(STATE / "host-baseline.json")
+    nodectl.sweep(baseline.get("sysctls") if baseline else None)
+    owner = Path("/run/kflow-node.owner")
+    if owner.exists() and owner.read_text().strip() == str(STATE):
+        owner.unlink()
     if STATE.exists():
         subprocess.run(["rm", "-rf", "--one-file-system", str(STATE)], check=True)
     log("cluster down, state removed")
@@ -379,8 +338,11 @@ def status() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["up"] and len(argv) == 2:
-        up(argv[1])
+    if argv[:1] == ["up"] and len(argv) == 3:
+        up(argv[1], argv[2])
+        return 0
+    if argv[:1] == ["images"] and len(argv) <= 2:
+        build_images(argv[1] if len(argv) == 2 else None)
         return 0
     if argv == ["down"]:
         down()

@@ -15,6 +15,9 @@ from kubernetes.client.rest import ApiException
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("KFLOW_CLUSTER_DIR", REPO / ".cluster"))
+# Images the node has (built by `make cluster-up`, see images.py); nothing can be pulled.
+KFLOW_IMAGE = "kflow:dev"
+SHELL_IMAGE = "python:3.11-alpine"  # the test-only stand-in: Debian's python3 + POSIX sh
 
 
 def poll(what: str, fn: Callable[[], object], timeout: float = 60, every: float = 0.25):
@@ -91,9 +94,18 @@ class Cluster:
                 raise
 
 
+def node_address() -> str:
+    """The node's address (KFLOW_NODE_IP of the cluster's env file): pods reach the host only there,
+    so test servers that pods use (HTTP fixtures, PostgreSQL, emulators) must listen on it."""
+    for line in (STATE / "env").read_text().splitlines():
+        if line.startswith("export KFLOW_NODE_IP="):
+            return line.split("=", 1)[1].strip('"')
+    raise RuntimeError(f"{STATE}/env has no KFLOW_NODE_IP: run `make cluster-up`")
+
+
 def shell_pod(name: str, script: str, **spec) -> dict:
-    """A restartPolicy: Never pod running `sh -c script` (the image is ignored by the node agent)."""
-    container = {"name": "main", "image": "busybox", "command": ["sh", "-c", script]}
+    """A restartPolicy: Never pod running `sh -c script` in the shell stand-in image."""
+    container = {"name": "main", "image": SHELL_IMAGE, "command": ["sh", "-c", script]}
     container.update(spec.pop("container", {}))
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"restartPolicy": "Never", "containers": [container], **spec}}

@@ -20,7 +20,12 @@ def namespace(cluster: Cluster) -> Iterator[str]:  # noqa: F811  (the fixture, b
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the resilience tests (they kill and restart cluster processes) after everything else."""
-    disruptive = [i for i in items if i.nodeid.split("::")[0].endswith("test_cluster_resilience.py")]
-    if disruptive:
-        items[:] = [i for i in items if i not in disruptive] + disruptive
+    """Run the resilience tests (they kill and restart cluster processes) after everything else, and
+    the hygiene test (it takes the whole cluster down and starts a new one) last."""
+    order = ("test_cluster_resilience.py", "test_cluster_hygiene.py")
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((i + 1 for i, name in enumerate(order) if path.endswith(name)), 0)
+
+    items.sort(key=rank)  # stable: everything else keeps its order

@@ -24,7 +24,7 @@ APISERVER_SANS = [
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
     "127.0.0.1",
-    "10.96.0.1",
+    "10.96.0.1",  # the `kubernetes` Service's ClusterIP (pods reach the API server through kube-proxy)
 ]
 
 
@@ -112,18 +112,19 @@ class CA:
         (self.dir / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def generate(directory: Path, node_name: str) -> None:
+def generate(directory: Path, node_name: str, node_ip: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     ca = CA(directory)
-    ca.issue("apiserver", "kube-apiserver", server=APISERVER_SANS)
+    ca.issue("apiserver", "kube-apiserver", server=[*APISERVER_SANS, node_ip])
     ca.issue("admin", "kflow-admin", "system:masters", client=True)
-    # The API server presents this to the node agent's log endpoint.
+    # The API server presents this to the kubelet (logs, exec, port-forward).
     ca.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters", client=True)
     # Lets the API server front aggregated APIs, and gives the controller manager's
     # delegated authentication a request-header CA (it logs errors without one).
     ca.issue("front-proxy-client", "front-proxy-client", client=True)
+    # The kubelet's serving cert (verified by the API server) and its client identity (Node authorizer).
     ca.issue("node", f"system:node:{node_name}", "system:nodes",
-             server=["127.0.0.1", "localhost", node_name])
+             server=[node_ip, "127.0.0.1", "localhost", node_name], client=True)
     sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(directory / "sa.key", sa)
     (directory / "sa.pub").write_bytes(

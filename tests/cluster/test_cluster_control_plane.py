@@ -6,7 +6,7 @@ import json
 import textwrap
 
 import pytest
-from clusterlib import Cluster, poll
+from clusterlib import SHELL_IMAGE, Cluster, poll
 from kubernetes.client.rest import ApiException
 
 pytestmark = pytest.mark.cluster
@@ -119,7 +119,7 @@ def test_deleting_owner_deletes_owned_pods(cluster: Cluster, namespace: str):
         cluster.core.create_namespaced_pod(namespace, {
             "metadata": {"name": f"owned-{i}", "ownerReferences": [ref]},
             "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 5,
-                     "containers": [{"name": "c", "image": "x", "command": ["sleep", "600"]}]}})
+                     "containers": [{"name": "c", "image": SHELL_IMAGE, "command": ["sleep", "600"]}]}})
     poll("owned pods running", lambda: all(
         (p := cluster.pod(namespace, f"owned-{i}")) and p.status.phase == "Running" for i in range(2)), 60)
     cluster.core.delete_namespaced_config_map("owner", namespace)
@@ -133,7 +133,7 @@ def test_namespace_deletion_completes(cluster: Cluster):
     cluster.core.create_namespaced_pod(ns, {
         "metadata": {"name": "sleeper"},
         "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 10,
-                 "containers": [{"name": "c", "image": "x", "command": ["sleep", "600"]}]}})
+                 "containers": [{"name": "c", "image": SHELL_IMAGE, "command": ["sleep", "600"]}]}})
     poll("pod running", lambda: (p := cluster.pod(ns, "sleeper")) and p.status.phase == "Running", 60)
     cluster.delete_namespace(ns)
 

@@ -1,13 +1,12 @@
-"""The node agent runs pods like a kubelet would (as host processes, images ignored)."""
+"""Pods on the real node (kubelet + containerd + runc): exit codes, logs, volumes, security."""
 
 from __future__ import annotations
 
 import base64
-import sys
 import textwrap
 
 import pytest
-from clusterlib import Cluster, poll, shell_pod
+from clusterlib import KFLOW_IMAGE, SHELL_IMAGE, Cluster, poll, shell_pod
 from kubernetes.client.rest import ApiException
 
 pytestmark = pytest.mark.cluster
@@ -77,7 +76,7 @@ def test_env_volumes_init_containers_and_working_dir(cluster: Cluster, namespace
         ],
     })
     pod["spec"]["initContainers"] = [{
-        "name": "init", "image": "x", "command": ["sh", "-c", "echo from-init > /kflow/work/init.txt"],
+        "name": "init", "image": SHELL_IMAGE, "command": ["sh", "-c", "echo from-init > /kflow/work/init.txt"],
         "volumeMounts": [{"name": "work", "mountPath": "/kflow/work"}]}]
     pod["spec"]["volumes"] = [
         {"name": "work", "emptyDir": {}},
@@ -95,8 +94,9 @@ def test_env_volumes_init_containers_and_working_dir(cluster: Cluster, namespace
     assert "init=from-init" in logs
     assert "file=from-configmap" in logs and "secret=s3cret" in logs
     assert f"sa_ns={namespace}" in logs
-    host, port = cluster.api.configuration.host.removeprefix("https://").split(":")
-    assert f"api={host}:{port}" in logs
+    # In-cluster clients use the `kubernetes` Service (kube-proxy sends it to the API server).
+    svc = cluster.core.read_namespaced_service("kubernetes", "default")
+    assert f"api={svc.spec.cluster_ip}:443" in logs
 
 
 def test_pvc_shared_by_pods_in_sequence(cluster: Cluster, namespace: str):
@@ -113,11 +113,12 @@ def test_pvc_shared_by_pods_in_sequence(cluster: Cluster, namespace: str):
     assert cluster.wait_pod_done(namespace, "reader").status.phase == "Succeeded"
     assert cluster.kubectl("logs", "-n", namespace, "reader").stdout == "payload-42\n"
     pvc = cluster.core.read_namespaced_persistent_volume_claim("data", namespace)
-    assert pvc.spec.storage_class_name == "kflow-hostpath"  # the default StorageClass
+    assert pvc.spec.storage_class_name == "standard"  # the default StorageClass, as on kind
 
 
 def test_active_deadline_seconds(cluster: Cluster, namespace: str):
-    cluster.core.create_namespaced_pod(namespace, shell_pod("slow", "sleep 600", activeDeadlineSeconds=2))
+    cluster.core.create_namespaced_pod(namespace, shell_pod("slow", "sleep 600", activeDeadlineSeconds=2,
+                                                                 terminationGracePeriodSeconds=2))
     pod = cluster.wait_pod_done(namespace, "slow", timeout=60)
     assert (pod.status.phase, pod.status.reason) == ("Failed", "DeadlineExceeded")
     assert terminated(pod).exit_code in (137, 143)
@@ -172,7 +173,8 @@ def test_service_account_rbac_in_cluster_client(cluster: Cluster, namespace: str
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
             "subjects": [{"kind": "ServiceAccount", "name": "lister", "namespace": namespace}]})
         pod = shell_pod("incluster", "", serviceAccountName="lister")
-        pod["spec"]["containers"][0]["command"] = [sys.executable, "-c", IN_CLUSTER, namespace, other]
+        # kflow's image has the kubernetes client (kflow's own in-cluster client).
+        pod["spec"]["containers"][0].update(image=KFLOW_IMAGE, command=["python3", "-c", IN_CLUSTER, namespace, other])
         cluster.core.create_namespaced_pod(namespace, pod)
         done = cluster.wait_pod_done(namespace, "incluster")
         logs = cluster.kubectl("logs", "-n", namespace, "incluster").stdout

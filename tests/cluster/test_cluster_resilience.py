@@ -1,4 +1,4 @@
-"""State survives an API server restart; a dead node agent makes the Node NotReady.
+"""State survives an API server restart; a stopped kubelet makes the Node NotReady.
 
 These tests stop cluster processes and restart them through `up.sh` (which restarts
 exactly the components that are not running), leaving the cluster healthy.
@@ -56,11 +56,11 @@ def test_apiserver_restart_keeps_objects(cluster: Cluster, namespace: str):
     assert cluster.kubectl("logs", "-n", namespace, "done").stdout == "persisted\n"
 
 
-def test_stopping_node_agent_makes_node_not_ready(cluster: Cluster):
+def test_stopping_kubelet_makes_node_not_ready(cluster: Cluster):
     assert node_ready(cluster) == "True"
-    old = pid("node-agent")
+    old = pid("kubelet")
     os.kill(old, signal.SIGTERM)
-    poll("node agent to exit", lambda: not alive(old), 30)
+    poll("kubelet to exit", lambda: not alive(old), 30)
     # kube-controller-manager runs with --node-monitor-grace-period=20s.
     poll("Node NotReady", lambda: node_ready(cluster) != "True", 90, every=1)
     up()

@@ -20,7 +20,7 @@ sys.path[:0] = [str(HERE.parent / "cluster"), str(HERE.parent / "k8s"), str(HERE
 from clusterlib import REPO, Cluster, cluster, poll  # noqa: E402, F401  (cluster: the session fixture)
 from fluxlib import PREFIX, Flux, build  # noqa: E402
 from gitserver import GitServer  # noqa: E402
-from operator_harness import LOGS, Operator, _let_pods_run_host_python  # noqa: E402
+from operator_harness import LOGS, Operator  # noqa: E402
 
 KFLOW_CRDS = ("flows.kflow.dev", "executions.kflow.dev", "crontriggers.kflow.dev")
 
@@ -42,7 +42,6 @@ def gitops_operator(cluster: Cluster) -> Iterator[Operator]:  # noqa: F811
     cluster.kubectl("apply", "-f", str(REPO / "crds"))
     for crd in KFLOW_CRDS:
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s", timeout=90)
-    _let_pods_run_host_python()
     op = Operator(cluster, namespaces=f"{PREFIX}-*")
     try:
         op.start()

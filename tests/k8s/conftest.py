@@ -44,3 +44,13 @@ def crds(cluster: Cluster) -> Cluster:  # noqa: F811
 from operator_harness import operator  # noqa: E402, F401  (the operator process fixture)
 
 from fixtures.postgres import pg_db, pg_server  # noqa: E402, F401  (the test PostgreSQL)
+
+
+@pytest.fixture
+def pod_pg(pg_db):  # noqa: F811  (the fixture, by name)
+    """The test database as task pods reach it: at the node's address (scripts/postgres.sh listens there)."""
+    import dataclasses
+
+    from clusterlib import node_address
+
+    return dataclasses.replace(pg_db, host=node_address())

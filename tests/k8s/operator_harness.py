@@ -6,20 +6,18 @@ import contextlib
 import os
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from clusterlib import REPO, Cluster, poll
+from clusterlib import KFLOW_IMAGE, STATE, Cluster, poll
 
-LOGS = REPO / ".cluster" / "logs"
+LOGS = STATE / "logs"
 # Namespaces of this test session share a prefix the session's operator is limited to, so two test
 # sessions (or a developer's operator) on one cluster never drive each other's executions.
 SESSION_PREFIX = f"k{uuid.uuid4().hex[:6]}"
@@ -31,27 +29,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _let_pods_run_host_python() -> None:
-    """Task pods are host processes of the node agent running as a non-root user (restricted profile);
-    the host's Python may live under /root, which they must be able to traverse."""
-    exe = Path(sys.executable).resolve()
-    for parent in exe.parents:
-        if parent == Path("/"):
-            break
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH and os.geteuid() == 0:
-            parent.chmod(mode | stat.S_IXOTH)
-
-
 class Operator:
     def __init__(self, cluster: Cluster, extra_env: dict[str, str] | None = None,
                  namespaces: str | None = None):
         self.cluster = cluster
         self.namespaces = namespaces
         self.port = _free_port()
-        self.env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig,
-                    "KFLOW_WORKER_COMMAND": f"{sys.executable} -m kflow.cli worker",
-                    "KFLOW_RUNTIME_IMAGE": "kflow:test", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        # Task pods run kflow's own image (built from the Dockerfile by `make cluster-up`) on the real node.
+        self.env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig, "KFLOW_RUNTIME_IMAGE": KFLOW_IMAGE,
+                    "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -94,13 +80,25 @@ class Operator:
                 self.kill()
 
 
+# tests/k8s and tests/ui both import the fixture below, so pytest registers it once per conftest: two
+# operators on one namespace pattern would race for the same Executions. Both share one process.
+_SHARED: list[Operator] = []
+_SHARED_USERS = [0]
+
+
 @pytest.fixture(scope="session")
 def operator(crds: Cluster) -> Iterator[Operator]:
-    _let_pods_run_host_python()
-    op = Operator(crds, namespaces=f"{SESSION_PREFIX}-*")
-    op.start()
-    yield op
-    op.stop()
+    if not _SHARED:
+        op = Operator(crds, namespaces=f"{SESSION_PREFIX}-*")
+        op.start()
+        _SHARED.append(op)
+    _SHARED_USERS[0] += 1
+    try:
+        yield _SHARED[0]
+    finally:
+        _SHARED_USERS[0] -= 1
+        if not _SHARED_USERS[0]:
+            _SHARED.pop().stop()
 
 
 @contextlib.contextmanager

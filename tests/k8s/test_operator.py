@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from clusterlib import REPO, poll
+from clusterlib import REPO, node_address, poll
 from operator_harness import apply, execution, flow_manifest, get, pods, runs, wait_state
 
 pytestmark = pytest.mark.cluster
 
 
-def test_getting_started_runs_as_three_pods_sharing_one_volume(operator, namespace):
+@pytest.fixture
+def products_url():
+    """flows/data served on the node's address, where task pods (real containers) can download it."""
+    handler = functools.partial(_Quiet, directory=str(REPO / "flows" / "data"))
+    server = ThreadingHTTPServer((node_address(), 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://{node_address()}:{server.server_address[1]}/products.json"
+    server.shutdown()
+    server.server_close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_getting_started_runs_as_three_pods_sharing_one_volume(operator, namespace, products_url):
     cluster = operator.cluster
     cluster.kubectl("-n", namespace, "apply", "-f", str(REPO / "flows" / "01_getting_started_data_pipeline.yaml"))
-    apply(cluster, namespace, execution("gs", "getting-started-data-pipeline",
-                                        {"uri": f"file://{REPO}/flows/data/products.json"}))
+    apply(cluster, namespace, execution("gs", "getting-started-data-pipeline", {"uri": products_url}))
     cluster.kubectl("-n", namespace, "wait", "--for=condition=Succeeded", "execution/gs", "--timeout=180s",
                     timeout=210)
     ex = get(cluster, namespace, "executions", "gs")
@@ -34,6 +52,9 @@ def test_getting_started_runs_as_three_pods_sharing_one_volume(operator, namespa
               if v.persistent_volume_claim}
     assert claims == {"gs-storage"}
     for p in task_pods:
+        # Real containers: each ran from an image the node has (imageID is the digest containerd ran).
+        assert all(cs.image_id.startswith("sha256:") or "@sha256:" in cs.image_id
+                   for cs in p.status.container_statuses), p.status.container_statuses
         assert p.metadata.owner_references[0].kind == "Execution"
         assert p.spec.security_context.run_as_non_root is True
         assert p.metadata.labels["kflow.dev/attempt"] == "1"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -13,24 +12,28 @@ from pathlib import Path
 
 import pytest
 import yaml
-from clusterlib import REPO
+from clusterlib import REPO, node_address
 from operator_harness import apply, execution, flow_manifest, get, pods, reconfigured, runs, wait_state
 
 from fixtures.taxi_server import TaxiServer
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 ROWS = 20_000
+# TEST-ONLY runtime image: kflow:dev plus the fixture's fake wget (tests/fixtures/taxi-tools.Dockerfile).
+TAXI_IMAGE = "kflow-taxi-tools:dev"
 
 
 @pytest.fixture
 def taxi():
-    # Task pods run as a non-root user: the server's files and fake wget must be readable by it.
-    root = Path(tempfile.mkdtemp(prefix="kflow-taxi-", dir="/tmp"))
-    root.chmod(0o755)
-    with TaxiServer(root) as server:
-        for d in (server.root, server.bin_dir, server.files):
-            d.chmod(0o755)
+    # On the node's address: the extract task's pod downloads from it.
+    with TaxiServer(Path(tempfile.mkdtemp(prefix="kflow-taxi-", dir="/tmp")), host=node_address()) as server:
         yield server
+
+
+def _task_env(cluster, namespace: str, taxi) -> None:
+    """What task pods get through KFLOW_SECRETS_FROM: where the fake wget finds the taxi server."""
+    cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "task-env"},
+                                                      "stringData": {"KFLOW_TAXI_BASE_URL": taxi.base_url}})
 
 
 def _defaults(db) -> list[dict]:
@@ -41,11 +44,11 @@ def _count(db, table: str) -> int:
     return db.scalar(f"SELECT count(*) FROM {table}")
 
 
-def test_taxi_flow_on_the_cluster_loads_what_kflow_run_loads(operator, namespace, pg_db, taxi, tmp_path):
+def test_taxi_flow_on_the_cluster_loads_what_kflow_run_loads(operator, namespace, pg_db, pod_pg, taxi, tmp_path):
     taxi.add_month("green", 2019, 1, rows=ROWS)
     flow_file = REPO / "flows" / "02_postgres_taxi.yaml"
     defaults = tmp_path / "defaults.yaml"
-    defaults.write_text(yaml.safe_dump(_defaults(pg_db)))
+    defaults.write_text(yaml.safe_dump(_defaults(pod_pg)))
     local = subprocess.run([sys.executable, "-m", "kflow.cli", "run", str(flow_file), "--json",
                             "--storage", str(tmp_path / "storage"), "--plugin-defaults", str(defaults),
                             "-i", "taxi=green", "-i", "year=2019", "-i", "month=01"],
@@ -58,11 +61,9 @@ def test_taxi_flow_on_the_cluster_loads_what_kflow_run_loads(operator, namespace
     pg_db.execute("DROP TABLE public.green_tripdata; DROP TABLE public.green_tripdata_staging;")
 
     cluster = operator.cluster
-    path = f"{taxi.bin_dir}{os.pathsep}{operator.env.get('PATH', os.environ['PATH'])}"
-    cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "task-env"},
-                                                      "stringData": {"PATH": path}})
-    with reconfigured(operator, KFLOW_PLUGIN_DEFAULTS=yaml.safe_dump(_defaults(pg_db)),
-                      KFLOW_SECRETS_FROM="task-env"):
+    _task_env(cluster, namespace, taxi)
+    with reconfigured(operator, KFLOW_PLUGIN_DEFAULTS=yaml.safe_dump(_defaults(pod_pg)),
+                      KFLOW_SECRETS_FROM="task-env", KFLOW_RUNTIME_IMAGE=TAXI_IMAGE):
         apply(cluster, namespace, flow_manifest("postgres-taxi", yaml.safe_load(flow_file.read_text())))
         apply(cluster, namespace, execution("green-2019-01", "postgres-taxi",
                                             {"taxi": "green", "year": "2019", "month": "01"}))
@@ -82,18 +83,18 @@ def test_taxi_flow_on_the_cluster_loads_what_kflow_run_loads(operator, namespace
     ran = {p.metadata.labels["kflow.dev/task"] for p in pods(cluster, namespace)}
     assert "extract" in ran and "green_merge_data" in ran and "yellow_merge_data" not in ran
     assert get(cluster, namespace, "executions", "green-2019-01")["status"]["state"] == "SUCCESS"
+    for p in pods(cluster, namespace):  # real containers of images the node has
+        assert all("sha256:" in cs.image_id for cs in p.status.container_statuses)
 
 
-def test_scheduled_taxi_backfill_loads_q1_2019_one_month_at_a_time(operator, namespace, pg_db, taxi):
+def test_scheduled_taxi_backfill_loads_q1_2019_one_month_at_a_time(operator, namespace, pg_db, pod_pg, taxi):
     from clusterlib import poll
     from crontrigger_harness import executions_of
 
     for month in (1, 2, 3):
         taxi.add_month("green", 2019, month, rows=3_000, seed=month)
     cluster = operator.cluster
-    path = f"{taxi.bin_dir}{os.pathsep}{operator.env.get('PATH', os.environ['PATH'])}"
-    cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "task-env"},
-                                                      "stringData": {"PATH": path}})
+    _task_env(cluster, namespace, taxi)
     # The GitOps way: the unchanged Kestra flow split into a Flow and CronTriggers by `kflow convert`.
     converted = subprocess.run([sys.executable, "-m", "kflow.cli", "convert", "--split-triggers",
                                 str(REPO / "flows" / "02_postgres_taxi_scheduled.yaml")],
@@ -103,8 +104,8 @@ def test_scheduled_taxi_backfill_loads_q1_2019_one_month_at_a_time(operator, nam
     green["spec"]["backfill"] = {"start": "2019-01-01T00:00:00Z", "end": "2019-03-31T23:59:59Z"}
     manifests = "\n---\n".join(yaml.safe_dump(d) for d in docs)
     name = green["metadata"]["name"]
-    with reconfigured(operator, KFLOW_PLUGIN_DEFAULTS=yaml.safe_dump(_defaults(pg_db)),
-                      KFLOW_SECRETS_FROM="task-env"):
+    with reconfigured(operator, KFLOW_PLUGIN_DEFAULTS=yaml.safe_dump(_defaults(pod_pg)),
+                      KFLOW_SECRETS_FROM="task-env", KFLOW_RUNTIME_IMAGE=TAXI_IMAGE):
         cluster.kubectl("-n", namespace, "apply", "-f", "-", input=manifests)
 
         def three_done():

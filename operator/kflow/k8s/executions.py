@@ -247,6 +247,11 @@ class Driver:
                 engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {},
                                                f"pod {pod_name} disappeared before it finished"), utcnow())
                 continue
+            stuck = results.pod_stuck(pod)
+            if stuck:  # kubelet would retry forever: fail the attempt (and stop the pod) instead of hanging
+                await self.kube.delete_pod(self.ns, pod_name)
+                engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {}, stuck), utcnow())
+                continue
             if not results.pod_finished(pod):
                 continue
             timeout = _timeout(task)

@@ -98,6 +98,8 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
 
 
 def _default_image(task: Any, config: OperatorConfig) -> str:
+    if str((task.taskRunner or {}).get("type", "")).endswith(".runner.Process"):
+        return config.runtime_image  # Kestra runs these in the worker's own environment: kflow's image
     if task.TYPE.startswith("io.kestra.plugin.scripts.python"):
         return "python:3.13-slim"
     if task.TYPE.startswith("io.kestra.plugin.scripts.shell"):

@@ -20,6 +20,37 @@ def pod_finished(pod: dict[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
+# Waiting reasons kubelet retries forever: the task would hang instead of failing.
+_STUCK = ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "CreateContainerError")
+
+
+def pod_stuck(pod: dict[str, Any]) -> str | None:
+    """Why a container of the pod can never start (e.g. its image cannot be pulled), else None."""
+    status = pod.get("status") or {}
+    for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in _STUCK:
+            detail = f": {waiting['message']}" if waiting.get("message") else ""
+            return f"container {cs.get('name')} cannot start in image {cs.get('image')} ({waiting['reason']}){detail}"
+    return None
+
+
+_EXEC = re.compile(r'exec: "([^"]+)": ([^:]+(?:: [^:]+)?)')
+
+
+def _start_error(pod: dict[str, Any], term: dict[str, Any]) -> str | None:
+    """A container that could not even start (StartError: e.g. its image has no /bin/sh)."""
+    if term.get("reason") not in ("StartError", "ContainerCannotRun"):
+        return None
+    image = next((cs.get("image") for cs in (pod.get("status") or {}).get("containerStatuses") or []
+                  if cs.get("name") == "task"), "?")
+    message = term.get("message") or ""
+    m = _EXEC.search(message)
+    if m:
+        return f"the task's image {image} cannot run {m.group(1)}: {m.group(2)}"
+    return f"the task container could not start in image {image}: {message[-500:]}"
+
+
 def _terminated(pod: dict[str, Any], name: str, init: bool = False) -> dict[str, Any] | None:
     key = "initContainerStatuses" if init else "containerStatuses"
     for cs in (pod.get("status") or {}).get(key) or []:
@@ -91,6 +122,10 @@ def script_result(run_id: str, attempt: int, pod: dict[str, Any], logs: str, tim
         return TaskRunResult(run_id, attempt, State.FAILED, {}, error, prep.get("exitCode"))
     term = _terminated(pod, "task") or {}
     code = term.get("exitCode")
+    start_error = _start_error(pod, term)
+    if start_error:
+        return TaskRunResult(run_id, attempt, State.FAILED, {"vars": {}, "exitCode": code, "outputFiles": {}},
+                             start_error, code)
     variables: dict[str, Any] = {}
     files: list[str] = []
     message = term.get("message") or ""
@@ -114,6 +149,9 @@ def script_result(run_id: str, attempt: int, pod: dict[str, Any], logs: str, tim
     outputs = {"vars": variables, "exitCode": code, "outputFiles": output_files}
     if code is None:
         return TaskRunResult(run_id, attempt, State.FAILED, outputs, "task container did not run", None)
+    if code == 127:  # POSIX sh: command not found (the log says which)
+        return TaskRunResult(run_id, attempt, State.FAILED, outputs, "Command failed with exit code 127: a command "
+                             "the script runs is not in the task's image (see the task's logs)", code)
     if code != 0:
         return TaskRunResult(run_id, attempt, State.FAILED, outputs, f"Command failed with exit code {code}",
                              code)
