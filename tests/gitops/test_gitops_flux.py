@@ -6,8 +6,9 @@ clone of the repository, as a user would. The tests run in order and share one r
 
 The taxi flow's CronTriggers (and the backfill patch) are the example's, unchanged; its Flow document is
 replaced by a stand-in with the same id, inputs, file variable and labels, whose one pod waits for a gate
-file named after `trigger.date` (YYYY-MM): the real flow's pods load PostgreSQL for a minute per month,
-and the gates let a test hold an execution running while it pushes a Flow edit.
+named after `trigger.date` (YYYY-MM), served over HTTP on the node's address: the real flow's pods load
+PostgreSQL for a minute per month, and the gates let a test hold an execution running while it pushes a
+Flow edit.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from clusterlib import REPO, Cluster, poll
+from clusterlib import REPO, Cluster, node_address, poll
 from fluxlib import PREFIX, Flux
 from gitserver import GitServer
 
@@ -52,14 +54,39 @@ def readme_steps() -> dict[str, str]:
     return steps
 
 
-def standin_flow(gates: Path, edited: bool) -> dict[str, Any]:
+class Gates:
+    """An HTTP server on the node's address: GET /<month> answers 200 once that gate is open, 404 before."""
+
+    def __init__(self) -> None:
+        opened = self.opened = set[str]()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path.strip("/") in opened else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer((node_address(), 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://{node_address()}:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def standin_flow(gate_url: str, edited: bool) -> dict[str, Any]:
     month = "{{ trigger.date | date('yyyy-MM') }}"
     tasks: list[dict[str, Any]] = [
         {"id": "set_label", "type": "io.kestra.plugin.core.execution.Labels",
          "labels": {"file": "{{ render(vars.file) }}", "taxi": "{{ inputs.taxi }}"}},
         {"id": "extract", "type": "io.kestra.plugin.scripts.shell.Commands",
          "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"},
-         "commands": [f"until [ -e {gates}/{month} ]; do sleep 0.2; done"]},
+         "commands": [f"until python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' "
+                      f"{gate_url}/{month} 2>/dev/null; do sleep 0.2; done"]},
     ]
     if edited:
         tasks.append({"id": "announce", "type": "io.kestra.plugin.core.log.Log",
@@ -76,7 +103,7 @@ class GitOps:
     flux: Flux
     ns: str
     work: Path
-    gates: Path
+    gates: Gates
     env: dict[str, str]
     steps: dict[str, str]
 
@@ -92,11 +119,11 @@ class GitOps:
         path = self.work / FLOW_FILE
         docs = list(yaml.safe_load_all(path.read_text()))
         assert [d["kind"] for d in docs] == ["Flow", "CronTrigger", "CronTrigger"]
-        docs[0]["spec"] = standin_flow(self.gates, edited)
+        docs[0]["spec"] = standin_flow(self.gates.url, edited)
         path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
 
     def open_gate(self, month: int) -> None:
-        (self.gates / f"2019-{month:02d}").touch()
+        self.gates.opened.add(f"2019-{month:02d}")
 
     def head(self) -> str:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=self.work, capture_output=True, text=True,
@@ -126,8 +153,7 @@ def gitops(cluster: Cluster, flux: Flux, gitops_operator: Any, git_server: GitSe
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitOps]:
     ns = cluster.new_namespace(prefix=PREFIX)
     git_server.create("flows")
-    gates = Path(tempfile.mkdtemp(prefix="kflow-gates-", dir="/tmp"))
-    gates.chmod(0o755)  # task pods run as a non-root user
+    gates = Gates()
     work = tmp_path_factory.mktemp("gitops") / "flows-repo"
     who = {"GIT_AUTHOR_NAME": "Flow Author", "GIT_AUTHOR_EMAIL": "author@example.invalid",
            "GIT_COMMITTER_NAME": "Flow Author", "GIT_COMMITTER_EMAIL": "author@example.invalid"}
@@ -140,6 +166,7 @@ def gitops(cluster: Cluster, flux: Flux, gitops_operator: Any, git_server: GitSe
                     check=False, timeout=120)
     cluster.delete_namespace(ns)
     poll(f"namespace {ns} deleted", lambda: cluster.kubectl("get", "ns", ns, check=False).returncode != 0, 90)
+    gates.close()
 
 
 def _ready(obj: dict[str, Any]) -> dict[str, Any]:

@@ -5,15 +5,14 @@ re-runs the failed task of a finished Execution through an annotation the operat
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
-from pathlib import Path
 
 import pytest
 from clusterlib import REPO, poll
 from operator_harness import get
+
+from fixtures.loopback import HttpServer, Received, Reply
 
 pytestmark = pytest.mark.cluster
 
@@ -43,6 +42,9 @@ def test_submit_watch_streams_the_log_messages(operator, namespace):
     assert len(listed) == 2 and {d["state"] for d in listed} == {"SUCCESS"}
 
 
+# Each task calls a test server on the node's address: it counts the runs of `first`, and `flaky` fails
+# until its second call.
+GET = "python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])'"
 FLAKY = """\
 id: three
 namespace: test.cli
@@ -50,11 +52,11 @@ tasks:
   - id: first
     type: io.kestra.plugin.scripts.shell.Commands
     commands:
-      - echo first >> {dir}/ran.log
+      - {get} {url}/first
   - id: flaky
     type: io.kestra.plugin.scripts.shell.Commands
     commands:
-      - if [ -f {dir}/marker ]; then echo lucky this time; else touch {dir}/marker; echo not yet; exit 3; fi
+      - if {get} {url}/flaky 2>/dev/null; then echo lucky this time; else echo not yet; exit 3; fi
   - id: last
     type: io.kestra.plugin.core.log.Log
     message: all done
@@ -62,11 +64,22 @@ tasks:
 
 
 def test_restart_on_the_cluster_reruns_only_the_failed_task(operator, namespace, tmp_path):
-    shared = Path(f"/tmp/kflow-cli-{uuid.uuid4().hex[:8]}")  # task pods run as another user: a folder they can write
-    shared.mkdir(mode=0o777)
-    os.chmod(shared, 0o777)
+    server = HttpServer()
+
+    def calls(path: str) -> int:
+        return sum(r.path == path for r in server.received)
+
+    def flaky(_got: Received) -> Reply:
+        return (200 if calls("/flaky") > 1 else 503), {}, b""
+
+    server.routes = {"/first": lambda _got: (200, {}, b""), "/flaky": flaky}
+    with server:
+        _restart_on_the_cluster(operator, namespace, tmp_path, server.base, calls)
+
+
+def _restart_on_the_cluster(operator, namespace, tmp_path, url, calls) -> None:
     flow = tmp_path / "three.yaml"
-    flow.write_text(FLAKY.format(dir=shared))
+    flow.write_text(FLAKY.format(get=GET, url=url))
     res = kflow(operator, "submit", str(flow), "--wait", "-o", "name", "-n", namespace)
     assert res.returncode == 1, res.stdout + res.stderr
     name = res.stdout.strip().splitlines()[-1]
@@ -78,7 +91,7 @@ def test_restart_on_the_cluster_reruns_only_the_failed_task(operator, namespace,
     runs = {t["taskId"]: t for t in doc["taskRuns"]}
     assert doc["state"] == "SUCCESS" and doc["attempt"] == 2
     assert len(runs["first"]["attempts"]) == 1 and len(runs["flaky"]["attempts"]) == 2
-    assert (shared / "ran.log").read_text() == "first\n"
+    assert calls("/first") == 1 and calls("/flaky") == 2
     histories = get(operator.cluster, namespace, "executions", name)["status"]["histories"]
     assert [h.get("reason") for h in histories if h["state"] == "RESTARTED"] == ["restart 1"]
     # the same request again (a GitOps re-apply, a repeated patch) changes nothing

@@ -1,7 +1,8 @@
 """The zoomcamp GCP flows, unchanged, on the cluster against the GCS and BigQuery emulators.
 
-Task pods get the emulators' endpoints (and the fake wget's PATH) from the Secret the operator hands
-every task pod (`KFLOW_SECRETS_FROM`): set once, never in the flows. Settings come from a run of
+Task pods run the test-only taxi-tools image (kflow:dev plus the fixture's fake wget) and get the
+emulators' endpoints and the taxi server's address (both on the node's address) from the Secret the
+operator hands every task pod (`KFLOW_SECRETS_FROM`): set once, never in the flows. Settings come from a run of
 04_gcp_kv on the cluster, then this test's key, bucket and dataset as KV entries (ConfigMaps).
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from clusterlib import REPO
+from clusterlib import REPO, node_address
 from operator_harness import apply, execution, flow_manifest, reconfigured, runs, wait_state
 
 from fixtures.taxi_server import TaxiServer
@@ -31,15 +31,12 @@ sys.path.insert(0, str(REPO / "tests" / "gcp"))
 from gcp_support import FLOWS, clients, key_fragments, make_service_account, start_emulators
 
 pytestmark = [pytest.mark.cluster, pytest.mark.gcp, pytest.mark.timeout(1800)]
+TAXI_IMAGE = "kflow-taxi-tools:dev"  # TEST-ONLY: kflow:dev plus the taxi fixture's fake wget
 
 
 @pytest.fixture
 def taxi():
-    root = Path(tempfile.mkdtemp(prefix="kflow-gcp-taxi-", dir="/tmp"))
-    root.chmod(0o755)
-    with TaxiServer(root) as server:
-        for d in (server.root, server.bin_dir, server.files):
-            d.chmod(0o755)
+    with TaxiServer(Path(tempfile.mkdtemp(prefix="kflow-gcp-taxi-", dir="/tmp")), host=node_address()) as server:
         yield server
 
 
@@ -48,13 +45,15 @@ def gcp(operator, namespace, taxi):
     """Emulators up, the task-env Secret, this test's settings in the cluster's KV store."""
     env = start_emulators()
     cluster = operator.cluster
-    path = f"{taxi.bin_dir}{os.pathsep}{operator.env.get('PATH', os.environ['PATH'])}"
+    assert node_address() in env["KFLOW_GCS_ENDPOINT"], (
+        f"task pods reach the emulators only on the node's address: start them with "
+        f"KFLOW_GCP_EMULATOR_HOST={node_address()} scripts/gcp-emulators.sh start ({env})")
     cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "task-env"},
-                                                      "stringData": {"PATH": path, **env}})
+                                                      "stringData": {"KFLOW_TAXI_BASE_URL": taxi.base_url, **env}})
     tag = uuid.uuid4().hex[:8]
     names = {"bucket": f"kflow-k8s-{tag}", "dataset": f"zoomcamp_k8s_{tag}", "project": "kflow-test"}
     sa = make_service_account()
-    with reconfigured(operator, KFLOW_SECRETS_FROM="task-env"):
+    with reconfigured(operator, KFLOW_SECRETS_FROM="task-env", KFLOW_RUNTIME_IMAGE=TAXI_IMAGE):
         apply(cluster, namespace, flow_manifest("gcp-kv", (FLOWS / "04_gcp_kv.yaml").read_text()))
         apply(cluster, namespace, execution("kv", "gcp-kv"))
         assert wait_state(cluster, namespace, "kv", 180)["status"]["state"] == "SUCCESS"
@@ -124,7 +123,7 @@ def test_scheduled_gcp_flow_q1_2019_backfill_on_the_cluster(gcp, operator, names
     green = next(d for d in docs if d["kind"] == "CronTrigger" and d["metadata"]["name"].endswith("green-schedule"))
     green["spec"]["backfill"] = {"start": "2019-01-01T00:00:00Z", "end": "2019-03-31T23:59:59Z"}
     name = green["metadata"]["name"]
-    with reconfigured(operator, KFLOW_SECRETS_FROM="task-env"):
+    with reconfigured(operator, KFLOW_SECRETS_FROM="task-env", KFLOW_RUNTIME_IMAGE=TAXI_IMAGE):
         cluster.kubectl("-n", namespace, "apply", "-f", "-", input="\n---\n".join(yaml.safe_dump(d) for d in docs))
 
         def three_done():
