@@ -15,6 +15,13 @@ class OperatorConfig:
     storage_size: str = "1Gi"
     storage_mount: str = "/kflow/storage"
     pod_ttl_seconds: int | None = None
+    # Default of Execution.spec.ttlSecondsAfterFinished (None: finished Executions are kept).
+    execution_ttl_seconds: int | None = None
+    # Default of Execution.spec.keepVolume: the per-execution PVC is deleted when the Execution ends.
+    keep_volume: bool = False
+    # How long a task pod may sit unable to start (Unschedulable, a missing Secret, an unbound PVC) before
+    # its attempt fails; kubelet and scheduler retry those forever.
+    start_deadline_seconds: float = 300.0
     run_as_user: int = 1000
     secrets_from: str | None = None
     worker_command: list[str] = field(default_factory=lambda: ["kflow", "worker"])
@@ -26,11 +33,15 @@ class OperatorConfig:
     def from_env(cls, env: dict[str, str] | None = None) -> OperatorConfig:
         env = dict(os.environ if env is None else env)
         ttl = env.get("KFLOW_POD_TTL_SECONDS")
+        execution_ttl = env.get("KFLOW_EXECUTION_TTL_SECONDS")
         return cls(
             runtime_image=env.get("KFLOW_RUNTIME_IMAGE", cls.runtime_image),
             storage_class=env.get("KFLOW_STORAGE_CLASS") or None,
             storage_size=env.get("KFLOW_STORAGE_SIZE", cls.storage_size),
             pod_ttl_seconds=int(ttl) if ttl else None,
+            execution_ttl_seconds=int(execution_ttl) if execution_ttl else None,
+            keep_volume=env.get("KFLOW_KEEP_VOLUME", "false").lower() in ("1", "true", "yes"),
+            start_deadline_seconds=float(env.get("KFLOW_START_DEADLINE_SECONDS") or cls.start_deadline_seconds),
             run_as_user=int(env.get("KFLOW_RUN_AS_USER", "1000")),
             secrets_from=env.get("KFLOW_SECRETS_FROM") or None,
             worker_command=(env.get("KFLOW_WORKER_COMMAND") or "kflow worker").split(),

@@ -1,11 +1,15 @@
-"""CronTrigger resources on kopf: one async daemon per trigger, plus the inline Schedule triggers of Flows.
+"""CronTrigger resources on kopf: one scheduler task per trigger, plus the inline Schedule triggers of Flows.
 
-The daemon is level-based: each pass reads the trigger (spec + status) and the executions it created (a
-kopf index by label kflow.dev/trigger, complete before any handler runs at startup), asks the pure planner
-(kflow.schedule.plan) what to create, creates Executions with deterministic names (409 = done already),
-deletes executions beyond the history limits and writes the status. It then sleeps until the next tick, a
-wake-up (an execution of the trigger changed, the trigger's spec or a Flow changed) or a resync. The last
-tick dealt with lives in `status.lastScheduleTime`, so a restarted operator knows exactly what it missed.
+The scheduler is an asyncio task of ours, started from the watch events, not a kopf daemon: kopf puts a
+finalizer on every object with a daemon, so after `helm uninstall` deleting a CronTrigger (or its namespace)
+waited forever for an operator that was gone. Without a finalizer a deleted trigger simply vanishes; the
+DELETED event stops its task. The scheduler is level-based: each pass reads the trigger (spec + status) and
+the executions it created (a kopf index by label kflow.dev/trigger, complete before any handler runs at
+startup), asks the pure planner (kflow.schedule.plan) what to create, creates Executions with deterministic
+names (409 = done already), deletes executions beyond the history limits and writes the status. It then
+sleeps until the next tick, a wake-up (an execution of the trigger changed, the trigger's spec or a Flow
+changed) or a resync. The last tick dealt with lives in `status.lastScheduleTime`, so a restarted operator
+knows exactly what it missed.
 """
 
 from __future__ import annotations
@@ -36,9 +40,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+LEGACY_FINALIZER = f"{GROUP}/finalizer"  # what kopf's daemons put on triggers (kflow before 0.2)
+
+
 @dataclass
 class CronMemo:
     wakeups: dict[Key, asyncio.Event] = field(default_factory=dict)  # (namespace, trigger label) -> event
+    tasks: dict[Key, tuple[asyncio.Task, asyncio.Event]] = field(default_factory=dict)  # (ns, name) -> task, stop
 
     def wake(self, namespace: str, trigger_label: str) -> None:
         event = self.wakeups.get((namespace, trigger_label))
@@ -69,9 +77,49 @@ def wake_trigger(namespace: str, labels: Any, memo: kopf.Memo, **_: Any) -> None
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def trigger_changed(namespace: str, name: str, meta: Any, status: Any, memo: kopf.Memo, **_: Any) -> None:
+async def trigger_changed(type: str, namespace: str, name: str, meta: Any, status: Any, body: Any,
+                          memo: kopf.Memo, trigger_runs: kopf.Index, **_: Any) -> None:
+    key = (namespace, name)
+    running = memo.cron.tasks.get(key)
+    if type == "DELETED" or meta.get("deletionTimestamp"):
+        if running is not None:
+            running[1].set()
+        memo.cron.wake(namespace, sn.label_value(name))
+        if LEGACY_FINALIZER in (meta.get("finalizers") or []):
+            await _drop_legacy_finalizer(memo.shared.kube, namespace, name, list(meta["finalizers"]))
+        return
+    if running is None or running[0].done():
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_crontrigger(name, namespace, dict(body), memo, stop, trigger_runs),
+                                   name=f"crontrigger {namespace}/{name}")
+        memo.cron.tasks[key] = (task, stop)
+    if LEGACY_FINALIZER in (meta.get("finalizers") or []):
+        await _drop_legacy_finalizer(memo.shared.kube, namespace, name, list(meta["finalizers"]))
     if meta.get("generation") != status.get("observedGeneration"):  # not our own status writes
         memo.cron.wake(namespace, sn.label_value(name))
+
+
+async def _drop_legacy_finalizer(kube: Any, namespace: str, name: str, finalizers: list[str]) -> None:
+    try:
+        await kube.patch_custom(namespace, PLURAL, name,
+                                {"metadata": {"finalizers": [f for f in finalizers if f != LEGACY_FINALIZER]}})
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+@kopf.on.cleanup()
+async def stop_schedulers(memo: kopf.Memo, **_: Any) -> None:
+    cron: CronMemo | None = getattr(memo, "cron", None)
+    running = list(cron.tasks.values()) if cron is not None else []
+    for _task, stop in running:
+        stop.set()
+    for (ns, _name) in list(cron.wakeups) if cron is not None else []:
+        cron.wake_namespace(ns)
+    if running:
+        _, pending = await asyncio.wait([t for t, _ in running], timeout=5)
+        for task in pending:
+            task.cancel()
 
 
 @kopf.on.event(GROUP, VERSION, "flows")
@@ -80,9 +128,8 @@ def flow_changed(namespace: str, memo: kopf.Memo, **_: Any) -> None:
 
 
 # ---- the scheduler ---------------------------------------------------------------------------------------
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5)
-async def run_crontrigger(name: str, namespace: str, body: Any, memo: kopf.Memo, stopped: Any,
-                          trigger_runs: kopf.Index, **_: Any) -> None:
+async def run_crontrigger(name: str, namespace: str, body: dict[str, Any], memo: kopf.Memo, stopped: asyncio.Event,
+                          trigger_runs: kopf.Index) -> None:
     key = (namespace, sn.label_value(name))
     wake = memo.cron.wakeups.setdefault(key, asyncio.Event())
 
@@ -91,7 +138,7 @@ async def run_crontrigger(name: str, namespace: str, body: Any, memo: kopf.Memo,
 
     loop = TriggerLoop(memo.shared.kube, namespace, name, lambda: list(trigger_runs.get(key, [])), post)
     try:
-        while not stopped:
+        while not stopped.is_set():
             wake.clear()
             try:
                 delay = await loop.reconcile()
@@ -110,6 +157,8 @@ async def run_crontrigger(name: str, namespace: str, body: Any, memo: kopf.Memo,
                 pass
     finally:
         memo.cron.wakeups.pop(key, None)
+        if memo.cron.tasks.get((namespace, name), (None,))[0] is asyncio.current_task():
+            memo.cron.tasks.pop((namespace, name), None)
 
 
 class TriggerLoop:

@@ -22,7 +22,7 @@ from kflow.engine.state import Execution, State
 from kflow.errors import FlowInvalid, InputsInvalid
 from kflow.expr import Renderer
 from kflow.k8s import actions as requests
-from kflow.k8s import file_inputs, kvstore, logstore, resources, results, snapshot, subflows, workdirs
+from kflow.k8s import file_inputs, kvstore, lifecycle, logstore, resources, results, snapshot, subflows, workdirs
 from kflow.k8s import naming as n
 from kflow.k8s.shared import Shared
 from kflow.model.flow import Flow, parse_flow
@@ -68,6 +68,7 @@ class Driver:
         self.chunks: dict[str, int] = {}      # outputs ConfigMap -> bytes used
         self.spilled: dict[str, str] = {}     # task run id -> ConfigMap
         self.pvc_ready = False
+        self.waiting: dict[str, str] = {}  # task run id -> why its pod has not started (shown in the status)
         self.last_status: dict[str, Any] | None = None
         self.labels_synced: dict[str, str] | None = None
         self.previews: dict[str, list] = {}
@@ -252,6 +253,19 @@ class Driver:
                 await self.kube.delete_pod(self.ns, pod_name)
                 engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {}, stuck), utcnow())
                 continue
+            problem = results.start_problem(pod, utcnow(), self.config.start_deadline_seconds)
+            if problem is not None:
+                why, late = problem
+                if late:  # the scheduler / kubelet would keep trying: fail the attempt (retries apply)
+                    self.waiting.pop(tr.id, None)
+                    await self.kube.delete_pod(self.ns, pod_name)
+                    engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {}, why), utcnow())
+                    continue
+                if self.waiting.get(tr.id) != why:
+                    self.post_event("Warning", "TaskPending", f"task run {tr.id} attempt {attempt}: {why}"[:1000])
+                self.waiting[tr.id] = why
+                continue
+            self.waiting.pop(tr.id, None)
             if not results.pod_finished(pod):
                 continue
             timeout = _timeout(task)
@@ -366,10 +380,17 @@ class Driver:
         for item in status["taskRuns"]:
             if item["id"] in self.previews:
                 item["preview"] = self.previews[item["id"]]
+        waiting = {k: v for k, v in self.waiting.items() if ex.task_run(k) and ex.task_run(k).state == State.RUNNING}
+        if waiting and not ex.state.terminal:  # why nothing moves, where `kubectl get`/`wait` users look
+            status["message"] = "; ".join(f"task run {k} waiting: {v}" for k, v in sorted(waiting.items()))[:4000]
+            for cond in status["conditions"]:
+                cond["message"] = status["message"]
         if _same(status, previous):
             return
         self._events(previous, status)
         await self._sync_labels(ex)  # before the status, so a watcher of Completed sees the labels
+        if ex.state.terminal and not State(previous.get("state") or "CREATED").terminal:
+            await lifecycle.release_volume(self.kube, body.get("spec") or {}, self.ns, self.name, self.config)
         await self._patch(body, status)
 
     async def _patch(self, body: dict[str, Any], status: dict[str, Any]) -> None:

@@ -80,6 +80,13 @@ class Kube:
             if exc.status != 404:
                 raise
 
+    async def delete_pvc(self, ns: str, name: str) -> None:
+        try:
+            await self._call(self.core.delete_namespaced_persistent_volume_claim, name, ns)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     async def pod_log(self, ns: str, name: str, container: str) -> str:
         try:
             return await self._call(self.core.read_namespaced_pod_log, name, ns, container=container)

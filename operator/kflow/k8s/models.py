@@ -79,6 +79,13 @@ class ExecutionSpec(_Open):
     kill: bool = Field(default=False, description="set to true to kill the running execution")
     trigger: TriggerVars | None = Field(
         default=None, description="`trigger.*` variables, set by a CronTrigger for the tick it runs")
+    ttlSecondsAfterFinished: int | None = Field(
+        default=None, ge=0, description="seconds after the execution ends before the operator deletes it (and "
+        "with it its pods, volume and logs ConfigMap); unset: the operator's default (chart value "
+        "execution.ttlSecondsAfterFinished), none: kept")
+    keepVolume: bool | None = Field(
+        default=None, description="keep the execution's working-directory volume after it ends (unset: the "
+        "operator's default, chart value execution.keepVolume; by default it is deleted at the end)")
 
 
 class TaskRunStatus(_Open):

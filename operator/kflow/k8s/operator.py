@@ -16,6 +16,7 @@ from kflow.k8s import actions as requests
 from kflow.k8s import (
     crontriggers,  # noqa: F401  (registers the CronTrigger handlers)
     kopf_fixes,
+    lifecycle,
     subflows,
 )
 from kflow.k8s import naming as n
@@ -108,6 +109,7 @@ async def track_execution(type: str, name: str, namespace: str, body: Any, spec:
     if type == "DELETED":
         if live is not None:
             live.stopped.set()
+        _stop_ending(shared, key)
         shared.finished.discard(key)
         shared.executions[(namespace, flow)].pop(name, None)
         running = shared.running.get((namespace, flow))
@@ -127,8 +129,11 @@ async def track_execution(type: str, name: str, namespace: str, body: Any, spec:
         live.body = dict(body)
     elif (_live(status) and key not in shared.finished) or requests.pending(meta, status):
         shared.finished.discard(key)  # a restart or resume request brings an ended execution back
+        _stop_ending(shared, key)
         live = shared.drivers[key] = LiveExecution(dict(body))
         live.task = asyncio.create_task(_drive(shared, namespace, name, live), name=f"execution {namespace}/{name}")
+    elif not _live(status) and status.get("endDate") and key not in shared.ending:
+        _after_end(shared, namespace, name, dict(spec), dict(status))  # ended while no operator of ours ran
     shared.wake(namespace, name)
 
 
@@ -194,11 +199,9 @@ async def drive_execution(shared: Shared, namespace: str, name: str, live: LiveE
                 log.exception("execution %s/%s: reconcile failed: %s", namespace, name, exc)
                 result = datetime.now(UTC).timestamp() + 2
             if result is True:
-                # pod clean-up in the background: the driver ends now, so a restart or resume request
+                # clean-up in the background: the driver ends now, so a restart or resume request
                 # (k8s/actions.py) starts a new one at once
-                cleanup = asyncio.create_task(_after_terminal(shared, namespace, name, stopped))
-                shared.cleanups.add(cleanup)
-                cleanup.add_done_callback(shared.cleanups.discard)
+                _after_end(shared, namespace, name, dict(fresh.get("spec") or {}), driver.last_status or {})
                 return
             timeout = RESYNC_SECONDS
             if isinstance(result, datetime):
@@ -219,6 +222,8 @@ async def stop_drivers(memo: kopf.Memo, **_: Any) -> None:
     for (namespace, name), live in lives:
         live.stopped.set()
         shared.wake(namespace, name)
+    for stopped in list(shared.ending.values()) if shared is not None else []:
+        stopped.set()
     tasks = [live.task for _, live in lives if live.task is not None]
     if tasks:
         _, pending = await asyncio.wait(tasks, timeout=DRIVER_CANCELLATION_TIMEOUT)
@@ -226,16 +231,33 @@ async def stop_drivers(memo: kopf.Memo, **_: Any) -> None:
             task.cancel()
 
 
-async def _after_terminal(shared: Shared, namespace: str, name: str, stopped: Any) -> None:
-    ttl = shared.config.pod_ttl_seconds
-    if ttl is None:
+def _after_end(shared: Shared, namespace: str, name: str, spec: dict[str, Any], status: dict[str, Any]) -> None:
+    """Pod TTL and ttlSecondsAfterFinished of an ended execution (k8s/lifecycle.py), one timer per execution."""
+    key = (namespace, name)
+    if shared.config.pod_ttl_seconds is None and lifecycle.expiry(spec, status, shared.config) is None:
         return
-    await stopped.wait(ttl)
-    if stopped:
-        return
-    for pod in await shared.kube.list_pods(namespace, f"{n.L_EXECUTION}={n.label_value(name)}"):
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):  # not a restarted run's
-            await shared.kube.delete_pod(namespace, pod["metadata"]["name"])
+    _stop_ending(shared, key)
+    stopped = Stopped()
+
+    async def run() -> None:
+        try:
+            await lifecycle.after_end(shared, namespace, name, spec, status, stopped)
+        except Exception as exc:  # an API failure: the next operator start tries again
+            log.warning("execution %s/%s: clean-up after its end failed: %s", namespace, name, exc)
+        finally:
+            if shared.ending.get(key) is stopped:
+                del shared.ending[key]
+
+    shared.ending[key] = stopped
+    cleanup = asyncio.create_task(run(), name=f"after end {namespace}/{name}")
+    shared.cleanups.add(cleanup)
+    cleanup.add_done_callback(shared.cleanups.discard)
+
+
+def _stop_ending(shared: Shared, key: tuple[str, str]) -> None:
+    stopped = shared.ending.pop(key, None)
+    if stopped is not None:
+        stopped.set()
 
 
 def run(namespaces: list[str] | None = None, liveness: str | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.engine.machine import TaskRunResult
@@ -33,6 +33,48 @@ def pod_stuck(pod: dict[str, Any]) -> str | None:
             detail = f": {waiting['message']}" if waiting.get("message") else ""
             return f"container {cs.get('name')} cannot start in image {cs.get('image')} ({waiting['reason']}){detail}"
     return None
+
+
+# Reasons that may clear up on their own (a Secret created later, a node freed, a volume bound): the
+# attempt waits for them, with the reason in the Execution, and fails after the start deadline.
+_WAITING = ("CreateContainerConfigError",)
+
+
+def start_problem(pod: dict[str, Any], now: datetime, deadline_seconds: float) -> tuple[str, bool] | None:
+    """(why the pod has not started, whether its start deadline has passed), or None when it has started
+    or is on its way. The deadline counts from the pod's creation."""
+    status = pod.get("status") or {}
+    if status.get("phase") not in (None, "Pending"):
+        return None
+    why = None
+    for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in _WAITING:
+            detail = f": {waiting['message']}" if waiting.get("message") else ""
+            why = f"container {cs.get('name')} cannot start ({waiting['reason']}){detail}"
+            break
+    if why is None:
+        cond = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+        if cond.get("status") == "False":
+            why = f"pod cannot be scheduled ({cond.get('reason') or 'Unschedulable'}): {cond.get('message') or ''}"
+        if any(((cs.get("state") or {}).get("waiting") or {}).get("reason") in ("ContainerCreating", "PodInitializing")
+               for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]):
+            return None  # pulling a large image takes the time it takes
+    created = (pod.get("metadata") or {}).get("creationTimestamp")
+    age = (now - _parse_time(created)).total_seconds() if created else 0.0
+    late = age >= deadline_seconds
+    if why is None and not late:
+        return None
+    why = why or f"pod has not started (phase {status.get('phase') or 'Pending'})"
+    limit = format_duration(timedelta(seconds=deadline_seconds))
+    return (f"{why} -- not started within the start deadline of {limit} (chart value "
+            "execution.startDeadlineSeconds)" if late else why), late
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 _EXEC = re.compile(r'exec: "([^"]+)": ([^:]+(?:: [^:]+)?)')

@@ -32,6 +32,8 @@ class Shared:
     finished: set[Key] = field(default_factory=set)
     # pod clean-ups of ended executions waiting for their TTL (kept so the tasks are not collected)
     cleanups: set[Any] = field(default_factory=set)
+    # (namespace, execution) -> the stop flag of its clean-up timer (pod TTL, ttlSecondsAfterFinished)
+    ending: dict[Key, Any] = field(default_factory=dict)
 
     def wake(self, namespace: str, name: str) -> None:
         event = self.wakeups.get((namespace, name))
