@@ -54,3 +54,23 @@ def pod_pg(pg_db):  # noqa: F811  (the fixture, by name)
     from clusterlib import node_address
 
     return dataclasses.replace(pg_db, host=node_address())
+
+
+@pytest.fixture
+def products_url():
+    """flows/data served on the node's address, where task pods (real containers) can download it."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from clusterlib import node_address
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer((node_address(), 0), functools.partial(Quiet, directory=str(REPO / "flows" / "data")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://{node_address()}:{server.server_address[1]}/products.json"
+    server.shutdown()
+    server.server_close()

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from clusterlib import REPO, node_address, poll
+from clusterlib import REPO, poll
 from operator_harness import apply, execution, flow_manifest, get, pods, runs, wait_state
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def products_url():
-    """flows/data served on the node's address, where task pods (real containers) can download it."""
-    handler = functools.partial(_Quiet, directory=str(REPO / "flows" / "data"))
-    server = ThreadingHTTPServer((node_address(), 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://{node_address()}:{server.server_address[1]}/products.json"
-    server.shutdown()
-    server.server_close()
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def test_getting_started_runs_as_three_pods_sharing_one_volume(operator, namespace, products_url):

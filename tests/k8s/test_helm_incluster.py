@@ -1,0 +1,171 @@
+"""kflow installed the way users install it: the README's "On kind" commands, run block by block
+(`# kind: <step>`) on the real node, with no kflow process outside the cluster. Apart from the kind and
+docker steps (no Docker daemon here; `make cluster-up` built kflow:dev from the same Dockerfile and
+loaded it into the node), the test changes three things in them: the two namespaces get names of their
+own, and the release watches only its flows namespace (the test session's own operator watches others).
+
+The operator runs from the chart in a namespace enforcing the restricted Pod Security Standard, with
+in-cluster config and the chart's RBAC only; hello-world, the getting-started pipeline, a CronTrigger
+backfill and the taxi flow (against the test PostgreSQL) succeed; `helm uninstall` then deleting the
+namespace completes within 60 s."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from clusterlib import REPO, Cluster, node_address, poll
+from crontrigger_harness import executions_of, trigger
+from operator_harness import apply, execution, flow_manifest, get, wait_state
+
+from fixtures.taxi_server import TaxiServer
+
+pytestmark = [pytest.mark.cluster, pytest.mark.postgres, pytest.mark.timeout(1200)]
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
+TAXI_IMAGE = "kflow-taxi-tools:dev"  # TEST-ONLY: kflow:dev plus the taxi fixture's fake wget
+
+
+def readme_steps() -> dict[str, str]:
+    section = (REPO / "README.md").read_text().split("\n## On kind\n", 1)[1].split("\n## ", 1)[0]
+    steps = {}
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        m = re.match(r"# kind: ([\w-]+)", block)
+        if m:
+            steps[m.group(1)] = block
+    return steps
+
+
+@dataclasses.dataclass
+class Install:
+    cluster: Cluster
+    system: str     # the README's kflow-system
+    flows: str      # the README's flows
+    steps: dict[str, str]
+
+    def run(self, step: str, timeout: float = 400) -> str:
+        script = self.steps[step].replace("kflow-system", self.system)
+        script = re.sub(r"(namespace|-n) flows\b", rf"\1 {self.flows}", script)
+        script = script.replace(" --wait", f" --set watchNamespaces={{{self.flows}}} --wait")
+        r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True,
+                           env={**self.cluster.env, "KUBECONFIG": self.cluster.kubeconfig}, timeout=timeout)
+        if r.returncode != 0:
+            pytest.fail(f"README step {step!r} failed ({r.returncode}):\n{script}\n{r.stdout}\n{r.stderr}\n"
+                        + self.diagnose())
+        return r.stdout
+
+    def diagnose(self) -> str:
+        k = self.cluster.kubectl
+        return "\n".join(k(*a, check=False).stdout + k(*a, check=False).stderr for a in (
+            ("-n", self.system, "get", "pods", "-o", "wide"), ("-n", self.system, "describe", "pods"),
+            ("-n", self.system, "logs", "deploy/kflow", "--tail=80"), ("-n", self.flows, "get", "executions,pods")))
+
+
+@pytest.fixture
+def install(crds: Cluster):
+    tag = uuid.uuid4().hex[:6]
+    inst = Install(crds, f"khelm-sys-{tag}", f"khelm-{tag}", readme_steps())
+    assert {"install", "namespace", "run", "logs", "uninstall"} <= set(inst.steps), inst.steps
+    crds.core.create_namespace({"metadata": {"name": inst.system, "labels": RESTRICTED}})
+    yield inst
+    crds.run("helm", "uninstall", "kflow", "-n", inst.system, check=False)
+    for ns in (inst.flows, inst.system):
+        crds.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)
+
+
+def _granted(cluster: Cluster, system: str) -> set[tuple[str, str]]:
+    manifest = cluster.run("helm", "get", "manifest", "kflow", "-n", system).stdout
+    out = set()
+    for doc in yaml.safe_load_all(manifest):
+        if doc and doc["kind"] in ("Role", "ClusterRole") and "ui" not in doc["metadata"]["name"]:
+            for rule in doc["rules"]:
+                for group in rule.get("apiGroups", []):
+                    for res in rule.get("resources", []):
+                        for verb in rule["verbs"]:
+                            out.add((f"{res}.{group}" if group else res, verb))
+    return out
+
+
+def _can_i(cluster: Cluster, system: str, ns: str) -> set[tuple[str, str]]:
+    text = cluster.kubectl("auth", "can-i", "--list", "-n", ns, f"--as=system:serviceaccount:{system}:kflow").stdout
+    out = set()
+    for line in text.splitlines()[1:]:
+        cols = re.split(r"\s{2,}", line.strip())
+        resource, non_resource, verbs = cols[0], cols[1] if len(cols) > 3 else "", cols[-1]
+        if not resource or non_resource.startswith("[/") or resource.startswith("selfsubject"):
+            continue  # discovery and self-review rules every account has
+        for verb in verbs.strip("[]").split():
+            out.add((resource, verb))
+    return out
+
+
+def test_the_readme_install_runs_flows_with_the_operator_in_a_pod(install: Install, products_url,
+                                                                 pg_db, tmp_path):
+    cluster, flows = install.cluster, install.flows
+    install.run("install")
+    pod = json.loads(cluster.kubectl("-n", install.system, "get", "pods", "-l", "app.kubernetes.io/instance=kflow",
+                                     "-o", "json").stdout)["items"][0]
+    assert all(c["ready"] for c in pod["status"]["containerStatuses"]), pod["status"]
+    assert pod["spec"]["containers"][0]["image"] == "kflow:dev"
+    assert pod["spec"]["serviceAccountName"] == "kflow"
+    install.run("namespace")
+    out = install.run("run")
+    assert "SUCCESS" in out, out
+    logs = install.run("logs")
+    assert "Hello, Kestra user!" in logs, logs
+
+    # the getting-started pipeline: Download, a Python script in its own image, DuckDB
+    cluster.kubectl("-n", flows, "apply", "-f", str(REPO / "flows" / "01_getting_started_data_pipeline.yaml"))
+    apply(cluster, flows, execution("gs", "getting-started-data-pipeline", {"uri": products_url}))
+    ex = wait_state(cluster, flows, "gs", 300)
+    assert ex["status"]["state"] == "SUCCESS", ex["status"].get("message")
+
+    # a CronTrigger backfill
+    apply(cluster, flows, trigger("hello-daily", "hello-world", "0 9 * * *", backfill={
+        "start": "2019-01-01T00:00:00Z", "end": "2019-01-03T23:59:59Z", "maxActive": 2}))
+    done = poll("the backfill's three executions", lambda: (items := executions_of(cluster, flows, "hello-daily"))
+                and len(items) == 3 and all((i.get("status") or {}).get("state") in ("SUCCESS", "FAILED")
+                                            for i in items) and items, 300, every=2)
+    assert {i["status"]["state"] for i in done} == {"SUCCESS"}
+
+    # the taxi flow: the test-only runtime image with the fake wget, PostgreSQL through plugin defaults
+    with TaxiServer(Path(tempfile.mkdtemp(prefix="kflow-helm-taxi-", dir="/tmp")), host=node_address()) as taxi:
+        taxi.add_month("green", 2019, 1, rows=2_000)
+        cluster.core.create_namespaced_secret(flows, {"metadata": {"name": "task-env"},
+                                                      "stringData": {"KFLOW_TAXI_BASE_URL": taxi.base_url}})
+        pod_pg = dataclasses.replace(pg_db, host=node_address())
+        defaults = [{"type": "io.kestra.plugin.jdbc.postgresql", "forced": True, "values": pod_pg.connection_props()}]
+        env = json.dumps([{"name": "KFLOW_PLUGIN_DEFAULTS", "value": yaml.safe_dump(defaults)}])
+        cluster.run("helm", "upgrade", "kflow", str(REPO / "charts" / "kflow"), "-n", install.system,
+                    "--reuse-values", "--set", f"runtimeImage={TAXI_IMAGE}", "--set", "execution.secretsFrom=task-env",
+                    "--set-json", f"extraEnv={env}", "--wait", "--timeout=180s", timeout=240)
+        cluster.kubectl("-n", install.system, "rollout", "status", "deploy/kflow", "--timeout=120s", timeout=150)
+        body = yaml.safe_load((REPO / "flows" / "02_postgres_taxi.yaml").read_text())
+        apply(cluster, flows, flow_manifest("postgres-taxi", body))
+        apply(cluster, flows, execution("green-2019-01", "postgres-taxi", {"taxi": "green", "year": "2019",
+                                                                           "month": "01"}))
+        ex = wait_state(cluster, flows, "green-2019-01", 400)
+    assert ex["status"]["state"] == "SUCCESS", ex["status"].get("message")
+    assert pg_db.scalar("SELECT count(*) FROM public.green_tripdata") == 2_000
+
+    # exactly what the chart grants, in the watched namespace
+    granted, can = _granted(cluster, install.system), _can_i(cluster, install.system, flows)
+    assert can == granted, (sorted(can - granted), sorted(granted - can))
+    assert ("pods", "create") in can and ("executions.kflow.dev", "patch") in can
+    assert not cluster.kubectl("auth", "can-i", "create", "pods", "-n", "default",
+                               f"--as=system:serviceaccount:{install.system}:kflow", check=False).stdout.startswith("yes")
+
+    # nothing waits for the operator once it is gone
+    assert get(cluster, flows, "crontriggers", "hello-daily")["metadata"].get("finalizers") in (None, [])
+    t0 = time.monotonic()
+    install.run("uninstall", timeout=120)
+    took = time.monotonic() - t0
+    assert took < 60, f"helm uninstall + namespace deletion took {took:.0f} s"
+    assert cluster.kubectl("get", "namespace", flows, check=False).returncode != 0
