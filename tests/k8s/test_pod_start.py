@@ -76,3 +76,26 @@ def test_the_chart_settings_reach_the_operator_config():
     assert (config.execution_ttl_seconds, config.keep_volume, config.start_deadline_seconds) == (3600, True, 45)
     default = OperatorConfig.from_env({})
     assert (default.execution_ttl_seconds, default.keep_volume, default.start_deadline_seconds) == (None, False, 300)
+
+
+def test_pods_of_one_execution_share_a_node_when_its_volume_is_read_write_once():
+    from kflow.k8s.resources import storage_pvc, task_pod
+    from kflow.model.loader import load_flow_text
+
+    flow = load_flow_text("id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.storage.Size\n"
+                          "    uri: x\n", "f.yaml").flow
+    ex = {"apiVersion": "kflow.dev/v1alpha1", "kind": "Execution", "metadata": {"name": "e1", "namespace": "n",
+                                                                                "uid": "u"}}
+
+    def pod(config: OperatorConfig) -> dict:
+        return task_pod(ex, flow_name="f", task=flow.tasks[0], task_run_id="a", attempt=1,
+                        worker_spec={"workdir": "/w"}, timeout=None, config=config)
+
+    rwo = pod(OperatorConfig())
+    term = rwo["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term == {"labelSelector": {"matchLabels": {"kflow.dev/execution": "e1"}},
+                    "topologyKey": "kubernetes.io/hostname"}
+    assert rwo["metadata"]["labels"]["kflow.dev/execution"] == "e1"  # the first pod matches its own term
+    rwx = OperatorConfig(storage_access_mode="ReadWriteMany")
+    assert "affinity" not in pod(rwx)["spec"]
+    assert storage_pvc(ex, rwx)["spec"]["accessModes"] == ["ReadWriteMany"]

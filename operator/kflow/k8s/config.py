@@ -13,6 +13,9 @@ class OperatorConfig:
     runtime_image: str = "ghcr.io/kflow-dev/kflow:0.1.0"
     storage_class: str | None = None
     storage_size: str = "1Gi"
+    # ReadWriteOnce: the task pods of one execution are kept on one node (pod affinity), so parallel tasks
+    # can all attach its volume; ReadWriteMany (a class that offers it): they may spread.
+    storage_access_mode: str = "ReadWriteOnce"
     storage_mount: str = "/kflow/storage"
     pod_ttl_seconds: int | None = None
     # Default of Execution.spec.ttlSecondsAfterFinished (None: finished Executions are kept).
@@ -38,6 +41,7 @@ class OperatorConfig:
             runtime_image=env.get("KFLOW_RUNTIME_IMAGE", cls.runtime_image),
             storage_class=env.get("KFLOW_STORAGE_CLASS") or None,
             storage_size=env.get("KFLOW_STORAGE_SIZE", cls.storage_size),
+            storage_access_mode=env.get("KFLOW_STORAGE_ACCESS_MODE") or cls.storage_access_mode,
             pod_ttl_seconds=int(ttl) if ttl else None,
             execution_ttl_seconds=int(execution_ttl) if execution_ttl else None,
             keep_volume=env.get("KFLOW_KEEP_VOLUME", "false").lower() in ("1", "true", "yes"),

@@ -28,7 +28,7 @@ def _meta(execution: dict[str, Any], name: str, labels: dict[str, str] | None = 
 
 
 def storage_pvc(execution: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
-    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
+    spec: dict[str, Any] = {"accessModes": [config.storage_access_mode],
                             "resources": {"requests": {"storage": config.storage_size}}}
     if config.storage_class:
         spec["storageClassName"] = config.storage_class
@@ -92,9 +92,19 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
     }
     if init:
         spec["initContainers"] = init
+    if config.storage_access_mode == "ReadWriteOnce":
+        spec["affinity"] = same_node_as_running_pods(exec_name)
     if timeout is not None:
         spec["activeDeadlineSeconds"] = max(1, math.ceil(timeout.total_seconds()))
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def same_node_as_running_pods(execution: str) -> dict[str, Any]:
+    """A ReadWriteOnce volume attaches to one node at a time: a task pod goes where the execution's other
+    running pods are (none running: anywhere; a local volume's own node affinity then decides)."""
+    return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+        "labelSelector": {"matchLabels": {n.L_EXECUTION: n.label_value(execution)}},
+        "topologyKey": "kubernetes.io/hostname"}]}}
 
 
 def _default_image(task: Any, config: OperatorConfig) -> str:
