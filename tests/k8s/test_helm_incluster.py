@@ -89,7 +89,9 @@ def _granted(cluster: Cluster, system: str) -> set[tuple[str, str]]:
                 for group in rule.get("apiGroups", []):
                     for res in rule.get("resources", []):
                         for verb in rule["verbs"]:
-                            out.add((f"{res}.{group}" if group else res, verb))
+                            base, _, sub = res.partition("/")  # as `can-i --list` names them: pods/log,
+                            name = f"{base}.{group}" if group else base  # executions.kflow.dev/status
+                            out.add((f"{name}/{sub}" if sub else name, verb))
     return out
 
 
@@ -97,10 +99,12 @@ def _can_i(cluster: Cluster, system: str, ns: str) -> set[tuple[str, str]]:
     text = cluster.kubectl("auth", "can-i", "--list", "-n", ns, f"--as=system:serviceaccount:{system}:kflow").stdout
     out = set()
     for line in text.splitlines()[1:]:
+        if not line or line[0].isspace():
+            continue  # a non-resource URL rule (discovery, which every account has)
         cols = re.split(r"\s{2,}", line.strip())
-        resource, non_resource, verbs = cols[0], cols[1] if len(cols) > 3 else "", cols[-1]
-        if not resource or non_resource.startswith("[/") or resource.startswith("selfsubject"):
-            continue  # discovery and self-review rules every account has
+        resource, verbs = cols[0], cols[-1]
+        if resource.startswith("selfsubject"):
+            continue  # self-review rules every account has
         for verb in verbs.strip("[]").split():
             out.add((resource, verb))
     return out
