@@ -18,6 +18,8 @@ source "$here/versions.env"
 # shellcheck source=buildlib.sh
 source "$here/buildlib.sh"
 need_go
+# The kind config checker of test_kind_config.py: cached apart (its own key), seconds when cold.
+"$here/build-kindconfig.sh" >/dev/null
 cache=${KFLOW_CACHE:-$HOME/.cache/kflow}
 key=$( { cat "$here/versions.env"; go env GOVERSION GOOS GOARCH; } | sha256sum | cut -c1-16)
 out="$cache/bin/$key"
