@@ -80,6 +80,7 @@ def test_defaults_render():
     env = env_of(docs)
     assert env["KFLOW_EXECUTION_TTL_SECONDS"] == "" and env["KFLOW_POD_TTL_SECONDS"] == ""
     assert env["KFLOW_KEEP_VOLUME"] == "false" and env["KFLOW_START_DEADLINE_SECONDS"] == "300"
+    assert env["KFLOW_STORAGE_ACCESS_MODE"] == "ReadWriteOnce"
     ctr = operator_container(docs)
     assert ctr["image"] == "ghcr.io/kflow-dev/kflow:0.1.0"
     # readiness on the same kopf endpoint as liveness: `helm --wait` / `rollout status` wait for it
@@ -91,12 +92,13 @@ def test_realistic_overrides_render():
     docs = render("image.repository=kflow", "image.tag=dev", "image.pullPolicy=Never", "watchNamespaces={a,b}",
                   "execution.ttlSecondsAfterFinished=3600", "execution.keepVolume=true",
                   "execution.startDeadlineSeconds=60", "execution.podTTLSeconds=0", "execution.storageSize=2.5Gi",
-                  "execution.storageClassName=standard", "ui.enabled=true", "ui.service.port=8080",
+                  "execution.storageClassName=standard", "execution.storageAccessMode=ReadWriteMany", "ui.enabled=true", "ui.service.port=8080",
                   "readinessProbe.periodSeconds=5")
     env = env_of(docs)
     assert env["KFLOW_EXECUTION_TTL_SECONDS"] == "3600" and env["KFLOW_KEEP_VOLUME"] == "true"
     assert env["KFLOW_START_DEADLINE_SECONDS"] == "60" and env["KFLOW_POD_TTL_SECONDS"] == "0"
     assert env["KFLOW_STORAGE_SIZE"] == "2.5Gi" and env["KFLOW_WATCH_NAMESPACES"] == "a,b"
+    assert env["KFLOW_STORAGE_ACCESS_MODE"] == "ReadWriteMany"
     assert env["KFLOW_RUNTIME_IMAGE"] == "kflow:dev"
     ctr = operator_container(docs)
     assert ctr["image"] == "kflow:dev" and ctr["imagePullPolicy"] == "Never"
