@@ -36,8 +36,10 @@ class Operator:
         self.namespaces = namespaces
         self.port = _free_port()
         # Task pods run kflow's own image (built from the Dockerfile by `make cluster-up`) on the real node.
+        # Most tests look at task pods after their execution ended: they keep them, with the volume. The
+        # default (both deleted at the end) is what test_lifecycle.py and the chart test check.
         self.env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig, "KFLOW_RUNTIME_IMAGE": KFLOW_IMAGE,
-                    "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+                    "KFLOW_KEEP_VOLUME": "true", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         LOGS.mkdir(parents=True, exist_ok=True)

@@ -113,13 +113,13 @@ def _can_i(cluster: Cluster, system: str, ns: str) -> set[tuple[str, str]]:
 def test_the_readme_install_runs_flows_with_the_operator_in_a_pod(install: Install, products_url,
                                                                  pg_db, tmp_path):
     cluster, flows = install.cluster, install.flows
+    install.run("namespace")  # first: the release's Role goes into it (watchNamespaces)
     install.run("install")
     pod = json.loads(cluster.kubectl("-n", install.system, "get", "pods", "-l", "app.kubernetes.io/instance=kflow",
                                      "-o", "json").stdout)["items"][0]
     assert all(c["ready"] for c in pod["status"]["containerStatuses"]), pod["status"]
     assert pod["spec"]["containers"][0]["image"] == "kflow:dev"
     assert pod["spec"]["serviceAccountName"] == "kflow"
-    install.run("namespace")
     out = install.run("run")
     assert "SUCCESS" in out, out
     logs = install.run("logs")

@@ -88,7 +88,7 @@ def test_a_pod_that_cannot_be_scheduled_shows_why_then_fails_at_the_start_deadli
 def test_log_messages_are_read_with_kubectl_after_the_pods_are_gone(operator, namespace):
     cluster = operator.cluster
     cluster.kubectl("-n", namespace, "apply", "-f", str(REPO / "flows" / "hello_world.yaml"))
-    apply(cluster, namespace, execution("hi", "hello-world"))
+    apply(cluster, namespace, execution("hi", "hello-world", keepVolume=False))
     assert wait_state(cluster, namespace, "hi", 120)["status"]["state"] == "SUCCESS"
     cluster.kubectl("-n", namespace, "delete", "pods", "--all", "--wait=true", timeout=120)
     out = cluster.kubectl("-n", namespace, "get", "configmap", "hi-logs", "-o", "yaml").stdout
@@ -103,6 +103,7 @@ def test_ttl_seconds_after_finished_deletes_the_execution_and_what_it_owns(opera
     cluster = operator.cluster
     apply(cluster, namespace, flow_manifest("tick", SLEEPY))
     apply(cluster, namespace, execution("brief", "tick", ttlSecondsAfterFinished=5))
+    apply(cluster, namespace, execution("default", "tick", keepVolume=False))
     apply(cluster, namespace, execution("kept", "tick", keepVolume=True))
     assert wait_state(cluster, namespace, "brief", 120)["status"]["state"] == "SUCCESS"
     assert wait_state(cluster, namespace, "kept", 120)["status"]["state"] == "SUCCESS"
@@ -111,11 +112,16 @@ def test_ttl_seconds_after_finished_deletes_the_execution_and_what_it_owns(opera
     poll("its pods and logs collected", lambda: not cluster.core.list_namespaced_config_map(
         namespace, label_selector="kflow.dev/execution=brief").items and not cluster.core.list_namespaced_pod(
         namespace, label_selector="kflow.dev/execution=brief").items, 60)
-    claims = [c.metadata.name for c in cluster.core.list_namespaced_persistent_volume_claim(namespace).items]
-    assert claims == ["kept-storage"]
+    assert wait_state(cluster, namespace, "default", 120)["status"]["state"] == "SUCCESS"
+    claims = cluster.core.list_namespaced_persistent_volume_claim
+    poll("only the kept volume left", lambda: [c.metadata.name for c in claims(namespace).items] == ["kept-storage"],
+         60)
+    # the volume went at the end, with the pods that mounted it; their output stays readable
+    assert not cluster.core.list_namespaced_pod(namespace, label_selector="kflow.dev/execution=default").items
+    assert cluster.core.list_namespaced_pod(namespace, label_selector="kflow.dev/execution=kept").items
+    logs = cluster.kubectl("-n", namespace, "get", "configmap", "default-logs", "-o", "json").stdout
+    assert "work" in logs
     assert get(cluster, namespace, "executions", "kept")["status"]["state"] == "SUCCESS"
-
-
 
 
 @pytest.mark.timeout(900)
@@ -133,6 +139,11 @@ def test_a_30_tick_backfill_holds_at_most_max_active_volumes_and_none_at_the_end
 
     watcher = threading.Thread(target=watch_claims, daemon=True)
     watcher.start()
+    with reconfigured(operator, KFLOW_KEEP_VOLUME="false"):  # the default, which the harness turns off
+        _backfill_30(cluster, namespace, most, stop, watcher)
+
+
+def _backfill_30(cluster, namespace, most, stop, watcher) -> None:
     try:
         apply(cluster, namespace, trigger("daily", "tick", "0 9 * * *", backfill={
             "start": "2019-01-01T00:00:00Z", "end": "2019-01-30T23:59:59Z", "maxActive": 3}))

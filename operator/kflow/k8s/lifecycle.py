@@ -1,10 +1,9 @@
-"""What becomes of an Execution's resources once it ends: its volume, its task pods, then the Execution.
-
-The volume goes first, before the terminal status is written, so that whoever waits for the end (a
-backfill's `maxActive`, `kubectl wait`) never sees more live volumes than running executions. Task pods
-go after `podTTLSeconds`, the Execution itself (with its pods, volume and ConfigMaps, which it owns)
-after `ttlSecondsAfterFinished`, as for a Job. Timers count from the status' endDate, so an operator that
-restarts resumes them where they were."""
+"""What becomes of an Execution's resources once it ends: its volume, its task pods, then the Execution. The
+volume goes first (with the finished pods that mount it), before the terminal status is written, so that
+whoever waits for the end (a backfill's `maxActive`, `kubectl wait`) never sees more live volumes than
+running executions. With `keepVolume`, task pods go after `podTTLSeconds`, the Execution itself (with its
+pods, volume and ConfigMaps, which it owns) after `ttlSecondsAfterFinished`, as for a Job. Timers count from
+the status' endDate, so an operator that restarts resumes them where they were."""
 
 from __future__ import annotations
 
@@ -40,8 +39,15 @@ def expiry(spec: dict[str, Any], status: dict[str, Any], config: OperatorConfig)
 
 
 async def release_volume(kube: Any, spec: dict[str, Any], namespace: str, name: str, config: OperatorConfig) -> None:
-    if not keeps_volume(spec, config):
-        await kube.delete_pvc(namespace, n.pvc_name(name))
+    """The volume, and the finished task pods with it: a PVC stays Terminating while any pod that mounts it
+    exists, finished or not (kube-controller-manager's pvc-protection). Their log tails are kept in the
+    execution's logs ConfigMap (k8s/logstore.py); `keepVolume` keeps both."""
+    if keeps_volume(spec, config):
+        return
+    for pod in await kube.list_pods(namespace, f"{n.L_EXECUTION}={n.label_value(name)}"):
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            await kube.delete_pod(namespace, pod["metadata"]["name"])
+    await kube.delete_pvc(namespace, n.pvc_name(name))
 
 
 async def after_end(shared: Any, namespace: str, name: str, spec: dict[str, Any], status: dict[str, Any],

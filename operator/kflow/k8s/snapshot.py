@@ -143,6 +143,14 @@ def split_outputs(ex: Execution, spilled: set[str]) -> tuple[dict[str, dict], di
     return inline, spill
 
 
+def _failure(ex: Execution) -> str | None:
+    """Why a FAILED execution failed, for `kubectl wait`/`get` users: its first failed task run's error."""
+    if ex.state != State.FAILED:
+        return None
+    tr = next((t for t in ex.taskRuns if t.state == State.FAILED and t.error), None)
+    return f"task run {tr.id} failed: {tr.error}" if tr else None
+
+
 def execution_status(ex: Execution, *, execution_name: str, flow_generation: int | None,
                      generation: int | None, now: datetime, reason: str | None = None,
                      previous: dict[str, Any] | None = None, inline: dict[str, dict] | None = None,
@@ -154,7 +162,7 @@ def execution_status(ex: Execution, *, execution_name: str, flow_generation: int
         if tr.outputs and (inline is None or tr.id in inline):
             item["outputs"] = tr.outputs
         runs.append(item)
-    message = ex.error or (f"execution {ex.state.value}")
+    message = ex.error or _failure(ex) or f"execution {ex.state.value}"
     status = {
         "state": ex.state.value, "reason": reason or ex.state.value.title(), "message": message,
         "flowGeneration": flow_generation, "observedGeneration": generation,
@@ -165,7 +173,8 @@ def execution_status(ex: Execution, *, execution_name: str, flow_generation: int
                       for h in ex.histories],
         "taskRuns": runs,
         "outputsRefs": outputs_refs or None,
-        "conditions": conditions(ex, reason, ex.error, generation, now, (previous or {}).get("conditions")),
+        "conditions": conditions(ex, reason, ex.error or _failure(ex), generation, now,
+                                 (previous or {}).get("conditions")),
     }
     if len(runs) > 500 and len(json.dumps(runs, separators=(",", ":"), default=str)) > STATUS_BUDGET:
         for item in runs:
