@@ -122,8 +122,8 @@ def test_the_readme_install_runs_flows_with_the_operator_in_a_pod(install: Insta
     assert pod["spec"]["serviceAccountName"] == "kflow"
     out = install.run("run")
     assert "SUCCESS" in out, out
-    logs = install.run("logs")
-    assert "Hello, Kestra user!" in logs, logs
+    logs = yaml.safe_load(install.run("logs"))["data"]
+    assert "Hello, Kestra user!" in {line["message"] for v in logs.values() for line in json.loads(v)}, logs
 
     # the getting-started pipeline: Download, a Python script in its own image, DuckDB
     cluster.kubectl("-n", flows, "apply", "-f", str(REPO / "flows" / "01_getting_started_data_pipeline.yaml"))
