@@ -14,7 +14,6 @@ Flow edit.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import threading
 import time
@@ -30,6 +29,8 @@ from clusterlib import REPO, Cluster, node_address, poll
 from fluxlib import PREFIX, Flux
 from gitserver import GitServer
 
+from fixtures.readme import readme_blocks
+
 pytestmark = pytest.mark.cluster
 
 FLOW = "02-postgres-taxi-scheduled"
@@ -44,14 +45,7 @@ def tick(month: int) -> str:
 
 
 def readme_steps() -> dict[str, str]:
-    text = (REPO / "README.md").read_text()
-    section = text.split("\n## GitOps with Flux\n", 1)[1].split("\n## ", 1)[0]
-    steps = {}
-    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
-        m = re.match(r"# gitops: ([\w-]+)", block)
-        if m:
-            steps[m.group(1)] = block
-    return steps
+    return readme_blocks("GitOps with Flux", "gitops")
 
 
 class Gates:

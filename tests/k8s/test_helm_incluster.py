@@ -26,6 +26,7 @@ from clusterlib import REPO, Cluster, node_address, poll
 from crontrigger_harness import executions_of, trigger
 from operator_harness import apply, execution, flow_manifest, get, wait_state
 
+from fixtures.readme import readme_blocks
 from fixtures.taxi_server import TaxiServer
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres, pytest.mark.timeout(1200)]
@@ -34,13 +35,7 @@ TAXI_IMAGE = "kflow-taxi-tools:dev"  # TEST-ONLY: kflow:dev plus the taxi fixtur
 
 
 def readme_steps() -> dict[str, str]:
-    section = (REPO / "README.md").read_text().split("\n## On kind\n", 1)[1].split("\n## ", 1)[0]
-    steps = {}
-    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
-        m = re.match(r"# kind: ([\w-]+)", block)
-        if m:
-            steps[m.group(1)] = block
-    return steps
+    return readme_blocks("On kind", "kind")
 
 
 @dataclasses.dataclass

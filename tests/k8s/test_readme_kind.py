@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from test_chart_values import render
 
+from fixtures.readme import readme_blocks
 from kflow.k8s import logstore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,14 +18,7 @@ STEPS = ["cluster", "image", "install", "namespace", "run", "logs", "uninstall"]
 
 
 def readme_steps() -> dict[str, str]:
-    """Each `# kind: <step>` block of the section (the marker line dropped), in order."""
-    section = (REPO / "README.md").read_text().split("\n## On kind\n", 1)[1].split("\n## ", 1)[0]
-    steps = {}
-    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
-        m = re.match(r"# kind: ([\w-]+)\n", block)
-        if m:
-            steps[m.group(1)] = block[m.end():]
-    return steps
+    return readme_blocks("On kind", "kind")
 
 
 def commands(block: str) -> list[str]:
