@@ -162,7 +162,9 @@ def healthy(name: str, st: dict) -> bool:
         return http_ok(f"http://127.0.0.1:{p['kubelet_healthz']}/healthz")
     if name == "kube-proxy":
         return http_ok(f"http://127.0.0.1:{p['proxy_healthz']}/livez")
-    return pid_of(name) is not None  # node-ns, local-path-provisioner
+    if name == "node-ns":
+        return nodectl.node_ns_ready(pid_of(name))
+    return pid_of(name) is not None  # local-path-provisioner
 
 
 def write_kubeconfig(st: dict) -> None:
@@ -318,7 +320,7 @@ def down() -> None:
         except (OSError, ValueError):
             pass
     baseline = hygiene.load(STATE / "host-baseline.json")
-    nodectl.sweep(baseline.get("sysctls") if baseline else None)
+    nodectl.sweep(baseline.get("sysctls") if baseline else None, STATE)
     owner = Path("/run/kflow-node.owner")
     if owner.exists() and owner.read_text().strip() == str(STATE):
         owner.unlink()

@@ -215,6 +215,20 @@ def argv_for(name: str, state: Path, st: dict) -> list[str]:
     raise KeyError(name)
 
 
+def node_ns_ready(pid: int | None) -> bool:
+    """node-ns has made its mounts and exec'd its sleep. Until then its argv (which names the marker
+    too) is unshare's or bash's, and an nsenter into it would land in the host's mount namespace:
+    every pod mount would leak onto the host."""
+    if pid is None:
+        return False
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+        ours = os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return False
+    return argv0 == b"kflow-node-ns" and ours
+
+
 def env_for(name: str, st: dict) -> dict:
     # containerd finds its shim (and ctr, runc) next to itself.
     return dict(os.environ, PATH=f"{st['node_bin']}:{os.environ.get('PATH', '/usr/bin:/bin')}")
@@ -259,8 +273,27 @@ def kill_all() -> None:
         time.sleep(0.2)
 
 
-def sweep(baseline_sysctls: dict[str, str] | None) -> None:
+# Where only a node's pods mount things: a mount there in the host's namespace is one the node leaked.
+LEAK_PREFIXES = ("/run/containerd/io.containerd.", "/run/netns/cni-")
+
+
+def unmount_leaks(state: Path) -> list[str]:
+    """Lazily unmount, deepest first, what a node left in the host's mount namespace (a pod's netns
+    bind mount also holds its veth alive)."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if point.startswith(LEAK_PREFIXES) or point.startswith(f"{state}/"):
+            points.append(point)
+    for point in sorted(set(points), key=len, reverse=True):
+        sh("umount", "--lazy", point, check=False)
+    return points
+
+
+def sweep(baseline_sysctls: dict[str, str] | None, state: Path) -> None:
     kill_all()
+    if leaked := unmount_leaks(state):
+        print(f"clusterctl: unmounted {len(leaked)} mounts the node left on the host", flush=True)
     deadline = time.monotonic() + 20
     for d in _cgroup_dirs():
         while d.exists():

@@ -50,10 +50,31 @@ def test_plan_values_volume_and_worker_entries():
         {"path": "inputs/other/x y.parquet", "url": "https://example.com/dir/x%20y.parquet"}]
 
 
+def test_a_file_of_the_parent_execution_is_read_from_its_volume_read_only():
+    from kflow.k8s import subflows
+
+    parent_prefix = ExecutionStorage(Path("/s"), "company.team", "p", "p1").prefix
+    manifest = {"spec": {"inputs": {"data": f"kestra://{parent_prefix}tasks/each/each/batch-0.txt",
+                                    "name": f"kestra://{parent_prefix}x.txt", "other": "kestra:///elsewhere/y"}}}
+    subflows.hand_files(manifest, {"spec": {"inputs": [{"id": i.id, "type": i.type} for i in FLOW.inputs]}},
+                        "p1", parent_prefix)
+    # FILE inputs holding the parent's URIs become volume reads; a STRING keeps the URI as text
+    assert manifest["spec"]["inputsFrom"] == {
+        "data": {"executionFile": {"execution": "p1", "path": "tasks/each/each/batch-0.txt"}}}
+    assert manifest["spec"]["inputs"] == {"name": f"kestra://{parent_prefix}x.txt", "other": "kestra:///elsewhere/y"}
+    entries = file_inputs.plan(FLOW, manifest["spec"]["inputsFrom"])
+    assert file_inputs.worker_entries(entries) == [
+        {"path": "inputs/data/batch-0.txt", "mount": "/kflow/executions/p1/tasks/each/each/batch-0.txt"}]
+    assert file_inputs.execution_volumes(entries) == [
+        ({"name": "kflow-execution-p1", "persistentVolumeClaim": {"claimName": "p1-storage", "readOnly": True}},
+         "/kflow/executions/p1")]
+
+
 @pytest.mark.parametrize("inputs_from,message", [
     ({"name": {"url": "http://x/y"}}, "names no FILE input"),
     ({"nope": {"url": "http://x/y"}}, "names no FILE input"),
     ({"data": {"url": "http://x/y", "secretKeyRef": {"name": "s", "key": "k"}}}, "exactly one of"),
+    ({"data": {"executionFile": {"execution": "p", "path": "tasks/../../other/x"}}}, "a path inside its storage"),
 ])
 def test_plan_rejects(inputs_from, message):
     with pytest.raises(InputsInvalid, match=message):

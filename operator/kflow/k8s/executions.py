@@ -22,7 +22,7 @@ from kflow.engine.state import Execution, State
 from kflow.errors import FlowInvalid, InputsInvalid
 from kflow.expr import Renderer
 from kflow.k8s import actions as requests
-from kflow.k8s import file_inputs, kvstore, logstore, resources, results, snapshot, subflows, workdirs
+from kflow.k8s import file_inputs, foreach_items, kvstore, logstore, resources, results, snapshot, subflows, workdirs
 from kflow.k8s import naming as n
 from kflow.k8s.execution_status import StatusWriter, utcnow
 from kflow.k8s.shared import Shared
@@ -30,7 +30,9 @@ from kflow.model.flow import Flow, parse_flow
 from kflow.runner.storage import ExecutionStorage
 from kflow.tasks import nsfiles
 from kflow.tasks.base import RunnableTask
+from kflow.tasks.core import log_fetch
 from kflow.tasks.flow import working_directory as wdir
+from kflow.tasks.flow.foreach_item import ForEachItem
 from kflow.tasks.flow.waitfor import flat_iterations
 from kflow.tasks.scripts.common import ScriptTask
 from kflow.worker import build_spec
@@ -171,6 +173,7 @@ class Driver(StatusWriter):
         volume = file_inputs.volume(staged)
         if volume is not None:
             out.append((volume, file_inputs.MOUNT))
+        out += file_inputs.execution_volumes(staged)
         nsf = getattr(task, "namespaceFiles", None)
         if nsf is not None and nsf.enabled:
             spec["env"] = {**spec.get("env", {}), nsfiles.ENV: nsfiles.MOUNT}
@@ -235,50 +238,56 @@ class Driver(StatusWriter):
             if tr.state != State.RUNNING or not isinstance(task, RunnableTask) or not tr.attempts:
                 continue
             if getattr(task, "child_execution", False):
-                await subflows.observe(self, engine, ex, tr, task)
+                if isinstance(task, ForEachItem):
+                    await foreach_items.observe(self, engine, ex, tr, task, body)
+                else:
+                    await subflows.observe(self, engine, ex, tr, task)
                 continue
             attempt = len(tr.attempts)
-            pod_name = n.pod_name(self.name, tr.id, attempt)
-            pod = await self._pod(pod_name)
-            if pod is None:
-                engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {},
-                                               f"pod {pod_name} disappeared before it finished"), utcnow())
-                continue
-            stuck = results.pod_stuck(pod)
-            if stuck:  # kubelet would retry forever: fail the attempt (and stop the pod) instead of hanging
+            result = await self.pod_result(engine, ex, tr, task, n.pod_name(self.name, tr.id, attempt))
+            if result is not None:
+                engine.apply(ex, result, utcnow())
+
+    async def pod_result(self, engine: Engine, ex: Execution, tr: Any, task: Any, pod_name: str) \
+            -> TaskRunResult | None:
+        """The result of the attempt's pod once it ended (or failed to start); None while it runs."""
+        attempt = len(tr.attempts)
+        pod = await self._pod(pod_name)
+        if pod is None:
+            return TaskRunResult(tr.id, attempt, State.FAILED, {}, f"pod {pod_name} disappeared before it finished")
+        stuck = results.pod_stuck(pod)
+        if stuck:  # kubelet would retry forever: fail the attempt (and stop the pod) instead of hanging
+            await self.kube.delete_pod(self.ns, pod_name)
+            return TaskRunResult(tr.id, attempt, State.FAILED, {}, stuck)
+        problem = results.start_problem(pod, utcnow(), self.config.start_deadline_seconds)
+        if problem is not None:
+            why, late = problem
+            if late:  # the scheduler / kubelet would keep trying: fail the attempt (retries apply)
+                self.waiting.pop(tr.id, None)
                 await self.kube.delete_pod(self.ns, pod_name)
-                engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {}, stuck), utcnow())
-                continue
-            problem = results.start_problem(pod, utcnow(), self.config.start_deadline_seconds)
-            if problem is not None:
-                why, late = problem
-                if late:  # the scheduler / kubelet would keep trying: fail the attempt (retries apply)
-                    self.waiting.pop(tr.id, None)
-                    await self.kube.delete_pod(self.ns, pod_name)
-                    engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {}, why), utcnow())
-                    continue
-                if self.waiting.get(tr.id) != why:
-                    self.post_event("Warning", "TaskPending", f"task run {tr.id} attempt {attempt}: {why}"[:1000])
-                self.waiting[tr.id] = why
-                continue
-            self.waiting.pop(tr.id, None)
-            if not results.pod_finished(pod):
-                continue
-            timeout = _timeout(task)
-            script = isinstance(task, ScriptTask)
-            logs = await self.kube.pod_log(self.ns, pod_name, "task") if results.needs_logs(pod, script) else ""
-            self.logs.pod_log(tr.taskId, tr.id, attempt, logs or await self.kube.pod_log(self.ns, pod_name, "task"))
-            if script:
-                workdir = workdirs.relative(engine, ex, tr.id, attempt)
-                storage = self._storage(engine.flow)
-                result = results.script_result(tr.id, attempt, pod, logs, timeout, task.outputFiles or [],
-                                               lambda rel, w=workdir, s=storage: s.uri_for_relative(w + rel),
-                                               lambda level, msg: None)
-            else:
-                result = results.builtin_result(tr.id, attempt, pod, logs, timeout)
-            if result.preview:
-                self.previews[tr.id] = result.preview
-            engine.apply(ex, result, utcnow())
+                return TaskRunResult(tr.id, attempt, State.FAILED, {}, why)
+            if self.waiting.get(tr.id) != why:
+                self.post_event("Warning", "TaskPending", f"task run {tr.id} attempt {attempt}: {why}"[:1000])
+            self.waiting[tr.id] = why
+            return None
+        self.waiting.pop(tr.id, None)
+        if not results.pod_finished(pod):
+            return None
+        timeout = _timeout(task)
+        script = isinstance(task, ScriptTask)
+        logs = await self.kube.pod_log(self.ns, pod_name, "task") if results.needs_logs(pod, script) else ""
+        self.logs.pod_log(tr.taskId, tr.id, attempt, logs or await self.kube.pod_log(self.ns, pod_name, "task"))
+        if script:
+            workdir = workdirs.relative(engine, ex, tr.id, attempt)
+            storage = self._storage(engine.flow)
+            result = results.script_result(tr.id, attempt, pod, logs, timeout, task.outputFiles or [],
+                                           lambda rel, w=workdir, s=storage: s.uri_for_relative(w + rel),
+                                           lambda level, msg: None)
+        else:
+            result = results.builtin_result(tr.id, attempt, pod, logs, timeout)
+        if result.preview:
+            self.previews[tr.id] = result.preview
+        return result
 
     async def _carry_out(self, engine: Engine, ex: Execution, body: dict[str, Any],
                          actions: list[Any]) -> datetime | None:
@@ -298,9 +307,17 @@ class Driver(StatusWriter):
         return wake
 
     async def _start(self, engine: Engine, ex: Execution, body: dict[str, Any], action: StartTaskRun) -> None:
+        if isinstance(action.task, ForEachItem):  # a split pod, then child Executions (k8s/foreach_items.py)
+            await self.start_pod(engine, ex, body, action)
+            return
         if getattr(action.task, "child_execution", False):  # Subflow: a child Execution (k8s/subflows.py)
             await subflows.start(self, engine, ex, body, action)
             return
+        await self.start_pod(engine, ex, body, action)
+
+    async def start_pod(self, engine: Engine, ex: Execution, body: dict[str, Any], action: StartTaskRun,
+                        pod_run_id: str | None = None) -> None:
+        """The task run attempt's pod (`pod_run_id`: a second pod of the same attempt, named after it)."""
         if not self.pvc_ready:
             await self.kube.create(resources.storage_pvc(body, self.config))
             self.pvc_ready = True
@@ -317,7 +334,15 @@ class Driver(StatusWriter):
         nsf_task = wd_task if wd_task is not None and getattr(action.task, "namespaceFiles", None) is None \
             else action.task
         volumes = await self._worker_volumes(spec, staged, nsf_task)
-        pod = resources.task_pod(body, flow_name=self.flow_name or "", task=action.task, task_run_id=action.run_id,
+        if isinstance(action.task, log_fetch.Fetch):  # the logs so far, as a read-only ConfigMap volume
+            await self.logs.flush(self.kube, body)
+            target = self.renderer.render(action.task.executionId, action.context) if action.task.executionId \
+                else self.name
+            volumes.append(({"name": "kflow-logs", "configMap": {"name": logstore.name_for(str(target)),
+                                                                 "optional": True}}, logstore.MOUNT))
+            spec["env"] = {**spec.get("env", {}), log_fetch.CLUSTER_LOGS_ENV: logstore.MOUNT}
+        pod = resources.task_pod(body, flow_name=self.flow_name or "", task=action.task,
+                                 task_run_id=pod_run_id or action.run_id,
                                  attempt=action.attempt, worker_spec=spec, timeout=action.timeout,
                                  config=self.config, extra_volumes=volumes)
         _, created = await self.kube.create(pod)
@@ -328,7 +353,7 @@ class Driver(StatusWriter):
     async def _kill(self, ex: Execution, action: KillTaskRun) -> None:
         tr = ex.task_run(action.run_id)
         if tr is not None and getattr(self.flow_task(tr.taskId), "child_execution", False):
-            await subflows.kill(self, tr)
+            await (foreach_items if isinstance(self.flow_task(tr.taskId), ForEachItem) else subflows).kill(self, tr)
             return
         if tr is not None and tr.attempts:
             await self.kube.delete_pod(self.ns, n.pod_name(self.name, tr.id, len(tr.attempts)))

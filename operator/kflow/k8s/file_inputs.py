@@ -1,5 +1,6 @@
-"""FILE inputs of an Execution on the cluster: `spec.inputsFrom.<inputId>` names a ConfigMap or Secret key
-or a URL. Pure: what the input's value is, and what each task pod mounts and stages.
+"""FILE inputs of an Execution on the cluster: `spec.inputsFrom.<inputId>` names a ConfigMap or Secret key,
+a URL, or a file of another Execution's storage (`executionFile`: a Subflow child's input from its parent's
+volume, mounted read-only). Pure: what the input's value is, and what each task pod mounts and stages.
 
 The operator never touches the execution's volume itself; every task pod of the execution mounts the
 ConfigMap/Secret keys read-only (a projected volume) and its worker copies them to
@@ -17,6 +18,8 @@ from kflow.errors import InputsInvalid
 
 MOUNT = "/kflow/inputs"
 VOLUME = "kflow-inputs"
+EXECUTIONS_MOUNT = "/kflow/executions"  # other executions' volumes, read-only: <mount>/<execution>/<path>
+SOURCES = ("configMapKeyRef", "secretKeyRef", "url", "executionFile")
 
 
 def _filename(input_id: str, source: dict[str, Any]) -> str:
@@ -25,6 +28,8 @@ def _filename(input_id: str, source: dict[str, Any]) -> str:
     for ref in ("configMapKeyRef", "secretKeyRef"):
         if source.get(ref):
             return str(source[ref]["key"])
+    if source.get("executionFile"):
+        return PurePosixPath(str(source["executionFile"]["path"])).name or input_id
     return PurePosixPath(unquote(urlparse(str(source.get("url") or "")).path)).name or input_id
 
 
@@ -39,10 +44,14 @@ def plan(flow: Any, inputs_from: dict[str, dict[str, Any]] | None) -> list[dict[
         if inp is None or inp.type != "FILE":
             raise InputsInvalid(input_id, f"Invalid input for `{input_id}`, spec.inputsFrom names no FILE input "
                                           "of the flow")
-        given = [k for k in ("configMapKeyRef", "secretKeyRef", "url") if source.get(k)]
+        given = [k for k in SOURCES if source.get(k)]
         if len(given) != 1:
             raise InputsInvalid(input_id, f"Invalid input for `{input_id}`, spec.inputsFrom.{input_id} needs "
-                                          "exactly one of configMapKeyRef, secretKeyRef or url")
+                                          "exactly one of configMapKeyRef, secretKeyRef, url or executionFile")
+        ref = source.get("executionFile")
+        if ref and (".." in PurePosixPath(str(ref.get("path") or "")).parts or not ref.get("execution")):
+            raise InputsInvalid(input_id, f"Invalid input for `{input_id}`, spec.inputsFrom.{input_id}."
+                                          "executionFile needs an execution and a path inside its storage")
         out.append({"id": input_id, "path": f"inputs/{input_id}/{_filename(input_id, source)}", "source": source})
     return out
 
@@ -58,6 +67,8 @@ def worker_entries(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
     for e in entries:
         if e["source"].get("url"):
             out.append({"path": e["path"], "url": str(e["source"]["url"])})
+        elif ref := e["source"].get("executionFile"):
+            out.append({"path": e["path"], "mount": f"{EXECUTIONS_MOUNT}/{ref['execution']}/{ref['path']}"})
         else:
             out.append({"path": e["path"], "mount": f"{MOUNT}/{e['path']}"})
     return out
@@ -73,6 +84,16 @@ def volume(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
                 sources.append({kind: {"name": src[ref]["name"],
                                        "items": [{"key": src[ref]["key"], "path": e["path"]}]}})
     return {"name": VOLUME, "projected": {"sources": sources}} if sources else None
+
+
+def execution_volumes(entries: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    """(volume, mount path) of each other execution's storage an `executionFile` input reads."""
+    from kflow.k8s import naming as n
+
+    names = sorted({e["source"]["executionFile"]["execution"] for e in entries if e["source"].get("executionFile")})
+    return [({"name": n.dns_label(f"kflow-execution-{name}"),
+              "persistentVolumeClaim": {"claimName": n.pvc_name(name), "readOnly": True}},
+             f"{EXECUTIONS_MOUNT}/{name}") for name in names]
 
 
 def stage(spec_entries: list[dict[str, str]], storage_root: str) -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 MAX_BYTES = 700 * 1024
+MOUNT = "/kflow/logs"     # where a log.Fetch task's pod reads them
 TAIL_LINES = 200          # per task run attempt
 LINE_CHARS = 2000
 _PROTOCOL = re.compile(r"^::(\{.*\})::$")

@@ -56,13 +56,24 @@ class KeySelector(_Open):
     key: str = Field(min_length=1, description="the key whose value is the file's content")
 
 
+class ExecutionFileRef(_Open):
+    """A file in another Execution's internal storage (how a parent hands a file to a Subflow child)."""
+
+    execution: str = Field(description="the Execution whose volume holds the file (same namespace)")
+    path: str = Field(pattern=r"^[^/].*", description="the file's path below that execution's storage root")
+
+
 class InputFileSource(_Open):
-    """Where a FILE input's content comes from: exactly one of configMapKeyRef, secretKeyRef, url."""
+    """Where a FILE input's content comes from: exactly one of configMapKeyRef, secretKeyRef, url,
+    executionFile."""
 
     configMapKeyRef: KeySelector | None = Field(default=None, description="a ConfigMap key (data or binaryData)")
     secretKeyRef: KeySelector | None = Field(default=None, description="a Secret key")
     url: str | None = Field(default=None, pattern=r"^https?://", description="an http(s) URL, downloaded by "
                             "the execution's first task pod")
+    executionFile: ExecutionFileRef | None = Field(
+        default=None, description="a file of another Execution of this namespace (Subflow/ForEachItem children: "
+        "the parent's), read from its volume by the first task pod")
     filename: str | None = Field(default=None, pattern=r"^[^/]+$", description="file name in internal storage "
                                  "(default: the key, or the URL's last path segment)")
 

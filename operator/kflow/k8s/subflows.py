@@ -39,17 +39,50 @@ def child_manifest(parent_body: dict[str, Any], name: str, flow_ref: str, plan: 
             "spec": {"flowRef": {"name": flow_ref}, "inputs": plan.inputs, "labels": plan.labels}}
 
 
-async def _flow_ref(driver: Any, namespace: str, flow_id: str) -> str | None:
+async def _flow_obj(driver: Any, namespace: str, flow_id: str) -> dict[str, Any] | None:
     flows = await driver.kube.list_custom(driver.ns, "flows")
     by_name = None
     for obj in flows:
         spec = obj.get("spec") or {}
         ns = spec.get("namespace") or driver.ns
         if spec.get("id") == flow_id and ns == namespace:
-            return obj["metadata"]["name"]
+            return obj
         if obj["metadata"]["name"] == flow_id and ns == namespace:
-            by_name = flow_id
+            by_name = obj
     return by_name
+
+
+async def child_flow(driver: Any, engine: Any, plan: sf.ChildPlan) -> dict[str, Any]:
+    """The Flow resource the child runs (raises TaskFailed: recursion, not found)."""
+    if plan.namespace == engine.flow.namespace and plan.flow_id == engine.flow.id:
+        raise TaskFailed(f"recursive subflow: {plan.namespace}.{plan.flow_id} runs itself")
+    obj = await _flow_obj(driver, plan.namespace, plan.flow_id)
+    if obj is None:
+        raise TaskFailed(f"flow {plan.namespace}.{plan.flow_id} not found among the Flows of namespace {driver.ns}")
+    return obj
+
+
+def hand_files(manifest: dict[str, Any], flow_obj: dict[str, Any], parent: str, prefix: str) -> None:
+    """The parent's files given to the child's FILE inputs (`kestra://` URIs of the parent's storage) become
+    `inputsFrom.<id>.executionFile`: each execution's storage only resolves its own URIs (pure)."""
+    from urllib.parse import unquote
+
+    from kflow.runner.storage import SCHEME
+
+    file_ids = {str(i.get("id")) for i in (flow_obj.get("spec") or {}).get("inputs") or []
+                if isinstance(i, dict) and str(i.get("type", "")).upper() == "FILE"}
+    spec = manifest["spec"]
+    for key in sorted(file_ids & set(spec["inputs"])):
+        value = spec["inputs"][key]
+        if isinstance(value, str) and unquote(value).startswith(SCHEME + prefix):
+            path = unquote(value)[len(SCHEME + prefix):]
+            spec.setdefault("inputsFrom", {})[key] = {"executionFile": {"execution": parent, "path": path}}
+            del spec["inputs"][key]
+
+
+def why_failed(status: dict[str, Any]) -> str | None:
+    return next((f"{t['id']}: {t['error']}" for t in status.get("taskRuns") or []
+                 if t.get("state") == "FAILED" and t.get("error")), None) or status.get("message")
 
 
 async def start(driver: Any, engine: Any, ex: Execution, body: dict[str, Any], action: StartTaskRun) -> None:
@@ -57,22 +90,15 @@ async def start(driver: Any, engine: Any, ex: Execution, body: dict[str, Any], a
     assert isinstance(task, sf.Subflow)
     name = child_name(driver.name, action.run_id, action.attempt)
     try:
-        if task.TYPE != sf.Subflow.TYPE:  # ForEachItem: its batches live on the parent's volume
-            raise TaskFailed(f"{task.TYPE} runs on `kflow run` only for now: child Executions do not mount "
-                             "the parent's volume, where the batch files are")
         plan = sf.plan(task, driver.renderer, action.context)
-        if plan.namespace == engine.flow.namespace and plan.flow_id == engine.flow.id:
-            raise TaskFailed(f"recursive subflow: {plan.namespace}.{plan.flow_id} runs itself")
-        ref = await _flow_ref(driver, plan.namespace, plan.flow_id)
-        if ref is None:
-            raise TaskFailed(f"flow {plan.namespace}.{plan.flow_id} not found among the Flows of namespace "
-                             f"{driver.ns}")
+        flow = await child_flow(driver, engine, plan)
     except TaskFailed as exc:
         engine.apply(ex, TaskRunResult(action.run_id, action.attempt, State.FAILED, {}, str(exc)),
                      driver_now())
         return
-    created = await driver.kube.create_custom(driver.ns, "executions",
-                                              child_manifest(body, name, ref, plan, action.run_id))
+    manifest = child_manifest(body, name, flow["metadata"]["name"], plan, action.run_id)
+    hand_files(manifest, flow, driver.name, driver._storage(engine.flow).prefix)
+    created = await driver.kube.create_custom(driver.ns, "executions", manifest)
     if created:
         driver.post_event("Normal", "SubflowStarted", f"task run {action.run_id}: child Execution {name}")
     if not plan.wait:
@@ -92,8 +118,7 @@ async def observe(driver: Any, engine: Any, ex: Execution, tr: TaskRun, task: sf
     state = status.get("state")
     if not state or not State(state).terminal:
         return
-    why = next((f"{t['id']}: {t['error']}" for t in status.get("taskRuns") or []
-                if t.get("state") == "FAILED" and t.get("error")), None) or status.get("message")
+    why = why_failed(status)
     result_state, outputs, error = sf.outcome(task, name, state, status.get("outputs"), why)
     engine.apply(ex, TaskRunResult(tr.id, attempt, result_state, outputs, error), driver_now())
 

@@ -175,7 +175,6 @@ def _local_files(child_flow: Any, inputs: dict[str, Any], storage: Any) -> dict[
 
 
 def _each_item(runner: Any, ex: Execution, start: StartTaskRun, task: Any, slot: Any) -> TaskRunResult:
-    import json
     from concurrent.futures import ThreadPoolExecutor
 
     from kflow.runner.storage import StorageError
@@ -189,10 +188,8 @@ def _each_item(runner: Any, ex: Execution, start: StartTaskRun, task: Any, slot:
         raise TaskFailed(f"items: {exc}") from None
     folder = storage.task_dir(task.id, start.run_id)
     launched = []
-    for i, content in enumerate(fei.split(text, task.batch)):
-        batch = folder / f"batch-{i}.txt"
-        batch.write_text(content, encoding="utf-8")
-        taskrun = {**(start.context.get("taskrun") or {}), "items": storage.uri_for(batch), "iteration": i}
+    for i, uri in enumerate(fei.write_batches(storage, task, start.run_id, text)):
+        taskrun = {**(start.context.get("taskrun") or {}), "items": uri, "iteration": i}
         child = sf.plan(task, runner.renderer, {**start.context, "taskrun": taskrun})
         launched.append(_launch(runner, ex, task, child, slot))
     recording = getattr(runner.events, "recorder", None) is not None
@@ -202,7 +199,7 @@ def _each_item(runner: Any, ex: Execution, start: StartTaskRun, task: Any, slot:
     results = [(c.id, c.state.value, c.outputs, _why(c)) for c in ended]
     state, outputs, error = fei.merged(task, results)
     merged_file = folder / "subflow-outputs.jsonl"
-    merged_file.write_text("".join(json.dumps(o, default=str) + "\n" for o in outputs["outputs"]))
+    merged_file.write_text(fei.merged_lines(outputs["outputs"]))
     outputs["subflowOutputs"] = storage.uri_for(merged_file)
     return TaskRunResult(start.run_id, start.attempt, state, outputs, error)
 

@@ -8,7 +8,8 @@ is the batch's file (a FILE input of the child), `{{ taskrun.iteration }}` its 0
 Outputs (on the ForEachItem task run itself; Kestra spreads them over `<id>_items`/`<id>_merge` runs):
 `numberOfBatches`, `iterations` (executions per end state), `executionIds`, `subflowOutputs` (a kestra://
 JSON-lines file: each batch's flow outputs, in batch order) and `outputs` (the same, as a list).
-Runs on `kflow run` (kflow.runner.subflows); the operator fails it with a clear message for now.
+On `kflow run` the runner does it all (kflow.runner.subflows); on the cluster (kflow.k8s.foreach_items) a
+pod runs `run` below (the split, on the execution's volume), then the operator starts the children.
 """
 
 from __future__ import annotations
@@ -42,6 +43,35 @@ class ForEachItem(Subflow):
     items: str
     batch: Batch = Field(default_factory=Batch)
     concurrencyLimit: int = Field(default=0, ge=0)
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        """The split (a pod, on the cluster): the batch files beside the task run's outputs, their URIs."""
+        from kflow.errors import TaskFailed
+        from kflow.runner.storage import StorageError
+
+        try:
+            text = ctx.storage.resolve(str(ctx.render(self.items)).strip()).read_text(encoding="utf-8")
+        except (StorageError, OSError, UnicodeDecodeError) as exc:
+            raise TaskFailed(f"items: {exc}") from None
+        return {"batches": write_batches(ctx.storage, self, ctx.task_run_id, text)}
+
+
+def write_batches(storage: Any, task: ForEachItem, run_id: str, text: str) -> list[str]:
+    """Write the batches of `text` into the task run's folder; their kestra:// URIs, in order."""
+    folder = storage.task_dir(task.id, run_id)
+    uris = []
+    for i, content in enumerate(split(text, task.batch)):
+        batch = folder / f"batch-{i}.txt"
+        batch.write_text(content, encoding="utf-8")
+        uris.append(storage.uri_for(batch))
+    return uris
+
+
+def merged_lines(outputs: list[dict[str, Any]]) -> str:
+    """`subflowOutputs`: one JSON line per batch's flow outputs."""
+    import json
+
+    return "".join(json.dumps(o, default=str) + "\n" for o in outputs)
 
 
 def split(text: str, batch: Batch) -> list[str]:
