@@ -134,7 +134,7 @@ async def run_crontrigger(name: str, namespace: str, body: dict[str, Any], memo:
     wake = memo.cron.wakeups.setdefault(key, asyncio.Event())
 
     def post(kind: str, reason: str, message: str) -> None:
-        (kopf.info if kind == "Normal" else kopf.warn)(body, reason=reason, message=message[:1000])
+        kopf.event(body, type=kind, reason=reason, message=message[:1000])
 
     loop = TriggerLoop(memo.shared.kube, namespace, name, lambda: list(trigger_runs.get(key, [])), post)
     try:

@@ -44,7 +44,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 30
     settings.execution.default_backoff = 5
-    settings.posting.level = logging.INFO
+    # kopf's own per-handler "succeeded" events were most Event writes per execution: only its warnings
+    # and errors are posted; kflow's events (start, task pods, failure, end) go through kopf.event.
+    settings.posting.level = logging.WARNING
     settings.peering.standalone = True
     load_config()
     memo.shared = Shared(kube=Kube(), config=OperatorConfig.from_env())
@@ -178,7 +180,7 @@ async def drive_execution(shared: Shared, namespace: str, name: str, live: LiveE
     wake = shared.wakeups.setdefault((namespace, name), asyncio.Event())
 
     def post(kind: str, reason: str, message: str) -> None:
-        (kopf.info if kind == "Normal" else kopf.warn)(live.body, reason=reason, message=message)
+        kopf.event(live.body, type=kind, reason=reason, message=message)  # ours, whatever posting.level
 
     driver = Driver(shared, namespace, name, post)
     try:
