@@ -33,12 +33,12 @@ PARENT = """
 id: items
 namespace: company.team
 inputs:
-  - {id: n, type: INT, defaults: 7}
+  - {id: count, type: INT, defaults: 7}
 tasks:
   - id: make
     type: io.kestra.plugin.scripts.shell.Commands
     outputFiles: [list.txt]
-    commands: ["seq 1 {{ inputs.n }} > list.txt"]
+    commands: ["seq 1 {{ inputs.count }} > list.txt"]
   - id: each
     type: io.kestra.plugin.core.flow.ForEachItem
     items: "{{ outputs.make.outputFiles['list.txt'] }}"
@@ -81,7 +81,7 @@ def test_foreach_item_and_a_subflow_file_input_on_the_cluster_match_kflow_run(op
     apply(cluster, namespace, flow_manifest("item-child", CHILD))
     apply(cluster, namespace, flow_manifest("items", PARENT))
     apply(cluster, namespace, execution("fe1", "items"))
-    apply(cluster, namespace, execution("fe2", "items", {"n": 14}))  # the 5th batch starts with "13": it fails
+    apply(cluster, namespace, execution("fe2", "items", {"count": 14}))  # the 5th batch starts with "13": it fails
     ok = wait_state(cluster, namespace, "fe1", 300)
     bad = wait_state(cluster, namespace, "fe2", 300)
     assert ok["status"]["state"] == "SUCCESS", [(t["id"], t["state"], t.get("error")) for t in ok["status"]["taskRuns"]]

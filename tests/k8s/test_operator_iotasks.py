@@ -140,4 +140,4 @@ def test_inputs_from_an_unknown_input_fails_the_execution(operator, namespace):
     # Two sources at once is refused by the API server (the CRD's validation rule).
     res = apply(cluster, namespace, execution("two", "file-query", {"base": "http://x", "smtp_host": "x", "smtp_port": 1}, inputsFrom={
         "data": {"url": "http://x/y.csv", "configMapKeyRef": {"name": "a", "key": "b"}}}), check=False)
-    assert res.returncode != 0 and "exactly one of configMapKeyRef, secretKeyRef or url" in res.stderr
+    assert res.returncode != 0 and "exactly one of configMapKeyRef, secretKeyRef, url or executionFile" in res.stderr

@@ -605,8 +605,8 @@ def execution_crd() -> dict[str, Any]:
         status_description="Written by the operator only.",
         spec_options=SchemaOptions(keep_defaults=True, validations={"InputFileSource": [{
             "rule": "(has(self.configMapKeyRef) ? 1 : 0) + (has(self.secretKeyRef) ? 1 : 0) + "
-                    "(has(self.url) ? 1 : 0) == 1",
-            "message": "exactly one of configMapKeyRef, secretKeyRef or url is required"}]}),
+                    "(has(self.url) ? 1 : 0) + (has(self.executionFile) ? 1 : 0) == 1",
+            "message": "exactly one of configMapKeyRef, secretKeyRef, url or executionFile is required"}]}),
         status_options=EXECUTION_STATUS_OPTIONS,
         printer_columns=[
             PrinterColumn("Flow", ".spec.flowRef.name", description="the Flow that runs"),

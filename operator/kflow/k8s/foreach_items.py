@@ -97,12 +97,13 @@ async def _start_children(driver: Any, engine: Any, ex: Execution, body: dict[st
         try:
             plan = sf.plan(task, driver.renderer, {**context, "taskrun": taskrun})
             flow = await subflows.child_flow(driver, engine, plan)
+            manifest = subflows.child_manifest(body, name, flow["metadata"]["name"], plan, tr.id)
+            subflows.hand_files(manifest, flow, driver.name, driver._storage(engine.flow).prefix)
+            created = await subflows.create_child(driver, manifest)
         except TaskFailed as exc:
             engine.apply(ex, TaskRunResult(tr.id, attempt, State.FAILED, {}, str(exc)), subflows.driver_now())
             return
-        manifest = subflows.child_manifest(body, name, flow["metadata"]["name"], plan, tr.id)
-        subflows.hand_files(manifest, flow, driver.name, driver._storage(engine.flow).prefix)
-        if await driver.kube.create_custom(driver.ns, "executions", manifest):
+        if created:
             driver.post_event("Normal", "SubflowStarted", f"task run {tr.id}: child Execution {name} (batch {i})")
         room -= 1
 

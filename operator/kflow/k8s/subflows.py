@@ -80,6 +80,25 @@ def hand_files(manifest: dict[str, Any], flow_obj: dict[str, Any], parent: str, 
             del spec["inputs"][key]
 
 
+async def create_child(driver: Any, manifest: dict[str, Any]) -> bool:
+    """Create the child Execution (False: it existed); an object the API server refuses (422: labels,
+    inputs) fails the task run with the server's reason instead of retrying forever."""
+    import json
+
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return await driver.kube.create_custom(driver.ns, "executions", manifest)
+    except ApiException as exc:
+        if exc.status not in (400, 422):
+            raise
+        try:
+            why = json.loads(exc.body or "{}").get("message") or exc.reason
+        except ValueError:
+            why = exc.reason
+        raise TaskFailed(f"the API server refused child Execution {manifest['metadata']['name']}: {why}") from None
+
+
 def why_failed(status: dict[str, Any]) -> str | None:
     return next((f"{t['id']}: {t['error']}" for t in status.get("taskRuns") or []
                  if t.get("state") == "FAILED" and t.get("error")), None) or status.get("message")
@@ -92,13 +111,13 @@ async def start(driver: Any, engine: Any, ex: Execution, body: dict[str, Any], a
     try:
         plan = sf.plan(task, driver.renderer, action.context)
         flow = await child_flow(driver, engine, plan)
+        manifest = child_manifest(body, name, flow["metadata"]["name"], plan, action.run_id)
+        hand_files(manifest, flow, driver.name, driver._storage(engine.flow).prefix)
+        created = await create_child(driver, manifest)
     except TaskFailed as exc:
         engine.apply(ex, TaskRunResult(action.run_id, action.attempt, State.FAILED, {}, str(exc)),
                      driver_now())
         return
-    manifest = child_manifest(body, name, flow["metadata"]["name"], plan, action.run_id)
-    hand_files(manifest, flow, driver.name, driver._storage(engine.flow).prefix)
-    created = await driver.kube.create_custom(driver.ns, "executions", manifest)
     if created:
         driver.post_event("Normal", "SubflowStarted", f"task run {action.run_id}: child Execution {name}")
     if not plan.wait:

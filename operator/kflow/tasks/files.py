@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -71,7 +72,8 @@ def localize_uris(ctx: Any, text: str) -> str:
             src = ctx.storage.resolve(m.group(0))
         except StorageError as exc:
             raise TaskFailed(str(exc)) from None
-        dest = ctx.workdir / ".inputs" / src.name
+        # Stored names repeat across tasks (`<digest of name>-logs.ion`): one folder per URI keeps them apart.
+        dest = ctx.workdir / ".inputs" / hashlib.sha1(m.group(0).encode()).hexdigest()[:12] / src.name
         if not dest.exists():
             _link_or_copy(src, dest)
         return str(dest)
