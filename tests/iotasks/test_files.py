@@ -54,6 +54,30 @@ def test_file_input_is_stored_and_read_by_duckdb(run_flow, tmp_path):
     assert run.outputs("total")["row"] == {"n": 4, "total": 29.75}
 
 
+def test_duckdb_sql_reads_kestra_uris_directly(run_flow, tmp_path):
+    data = tmp_path / "sales.csv"
+    data.write_text(CSV)
+    run = run_flow("""
+        id: uri_sql
+        namespace: demo.io
+        inputs:
+          - {id: data, type: FILE}
+        tasks:
+          - id: copy
+            type: io.kestra.plugin.core.storage.Write
+            content: "{{ read(inputs.data) }}"
+            extension: .csv
+          - id: total
+            type: io.kestra.plugin.jdbc.duckdb.Queries
+            sql: |
+              CREATE TABLE a AS SELECT * FROM read_csv_auto('{{ inputs.data }}');
+              SELECT count(*) AS n, (SELECT count(*) FROM read_csv_auto('{{ outputs.copy.uri }}')) AS m FROM a;
+            fetchType: FETCH_ONE
+    """, inputs={"data": f"@{data}"})
+    assert run.state == State.SUCCESS, _errors(run)
+    assert run.outputs("total")["outputs"][-1]["row"] == {"n": 4, "m": 4}
+
+
 def test_file_input_errors_create_nothing(run_flow, tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     flow = """

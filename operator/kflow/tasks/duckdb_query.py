@@ -10,7 +10,7 @@ from pydantic import Field
 
 from kflow.errors import TaskFailed
 from kflow.tasks.base import RunnableTask
-from kflow.tasks.files import stage_input_files
+from kflow.tasks.files import localize_uris, stage_input_files
 from kflow.tasks.registry import register
 from kflow.tasks.rows import FetchType, fetch_type, shape
 
@@ -70,7 +70,8 @@ class DuckDBQuery(RunnableTask):
         for p in out_paths.values():
             p.touch()
         extra = {"outputFiles": {n: str(p) for n, p in out_paths.items()}, "dbFilePath": None}
-        sql = str(ctx.render(self.sql, extra))
+        # `read_csv('{{ outputs.x.uri }}')`: DuckDB cannot open kestra:// URIs; it gets a local copy.
+        sql = localize_uris(ctx, str(ctx.render(self.sql, extra)))
         kind = fetch_type(str(ctx.render(self.fetchType)) if self.fetchType else None,
                           self.fetch, self.fetchOne, self.store)
         database = self._database(ctx)
