@@ -71,6 +71,7 @@ class Driver(StatusWriter):
         self.labels_synced: dict[str, str] | None = None
         self.previews: dict[str, list] = {}
         self._kv: bool | None = None  # does the flow use the KV store (k8s/kvstore.py)?
+        self._secrets: list[str] | bool | None = False  # secretsFrom keys its pods get (False: not known yet)
         self.logs = logstore.LogBuffer(self.renderer.mask)  # kept past the pods (k8s/logstore.py)
 
     # ---- the flow this execution runs, frozen at its start ----------------------------------------
@@ -156,6 +157,17 @@ class Driver(StatusWriter):
 
     def flow_task(self, task_id: str) -> Any:
         return next((t for t in self.flow.all_tasks() if t.id == task_id), None) if self.flow else None
+
+    async def _secret_keys(self, flow: Flow) -> list[str] | None:
+        """The secretsFrom keys this execution's pods get (None: all); read once per driver."""
+        if self._secrets is False:
+            from kflow.k8s import secret_refs
+
+            referenced = secret_refs.referenced_keys(flow.model_dump(mode="json", by_alias=True))
+            keys = await self.kube.secret_keys(self.ns, self.config.secrets_from) \
+                if referenced is not None and self.config.secrets_from else None
+            self._secrets = None if keys is None else secret_refs.pod_keys(keys, referenced or [])
+        return self._secrets  # type: ignore[return-value]
 
     def _uses_kv(self, flow: Flow) -> bool:
         if self._kv is None:
@@ -344,7 +356,7 @@ class Driver(StatusWriter):
         pod = resources.task_pod(body, flow_name=self.flow_name or "", task=action.task,
                                  task_run_id=pod_run_id or action.run_id,
                                  attempt=action.attempt, worker_spec=spec, timeout=action.timeout,
-                                 config=self.config, extra_volumes=volumes)
+                                 config=self.config, extra_volumes=volumes, secret_keys=await self._secret_keys(flow))
         _, created = await self.kube.create(pod)
         if created:
             self.post_event("Normal", "TaskStarted",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from kflow.k8s import naming as n
+from kflow.k8s import secret_refs
 from kflow.k8s.config import OperatorConfig
 from kflow.tasks.scripts.common import ScriptTask
 
@@ -48,11 +49,12 @@ def _restricted() -> dict[str, Any]:
 
 def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_id: str, attempt: int,
              worker_spec: dict[str, Any], timeout: timedelta | None, config: OperatorConfig,
-             extra_volumes: list[tuple[dict[str, Any], str]] | None = None) -> dict[str, Any]:
+             extra_volumes: list[tuple[dict[str, Any], str]] | None = None,
+             secret_keys: list[str] | None = None) -> dict[str, Any]:
     """One pod per task run attempt. Built-in tasks run `kflow worker run` in the runtime image; a script
     task's init container (runtime image) stages files and its own `containerImage` runs the command.
     `extra_volumes`: (volume, mountPath) read by the worker (FILE inputs, namespace files), mounted read-only
-    where the worker runs."""
+    where the worker runs. `secret_keys`: the `secretsFrom` keys the pod gets (None: all of them)."""
     exec_name = execution["metadata"]["name"]
     name = n.pod_name(exec_name, task_run_id, attempt)
     labels = {n.L_FLOW: n.label_value(flow_name), n.L_TASK: n.label_value(task.id),
@@ -63,7 +65,13 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
     worker_mounts = [*mounts, *({"name": v["name"], "mountPath": path, "readOnly": True}
                                 for v, path in extra_volumes or [])]
     env = [{"name": WORKER_SPEC_ENV, "value": json.dumps(worker_spec, separators=(",", ":"), default=str)}]
-    env_from = [{"secretRef": {"name": config.secrets_from, "optional": True}}] if config.secrets_from else []
+    env_from: list[dict[str, Any]] = []
+    secret_env: list[dict[str, Any]] = []
+    if config.secrets_from and secret_keys is None:  # a computed secret() key: the whole Secret
+        env_from = [{"secretRef": {"name": config.secrets_from, "optional": True}}]
+    elif config.secrets_from:  # only what the flow names (k8s/secret_refs.py)
+        secret_env = secret_refs.pod_env(config.secrets_from, secret_keys or [])
+    env = [*env, *secret_env]
     base = {"volumeMounts": mounts, "securityContext": _restricted(), "terminationMessagePolicy": "File",
             "imagePullPolicy": config.pull_policy}
     if isinstance(task, ScriptTask):
@@ -73,7 +81,7 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
                    "envFrom": env_from, **base, "volumeMounts": worker_mounts}
         run_sh = f"{worker_spec['workdir']}/.kflow/run.sh"
         main = {"name": "task", "image": task.containerImage or _default_image(task, config),
-                "command": ["/bin/sh", run_sh], "envFrom": env_from, **base}
+                "command": ["/bin/sh", run_sh], "env": secret_env, "envFrom": env_from, **base}
         init = [prepare]
     else:
         main = {"name": "task", "image": config.runtime_image, "command": [*config.worker_command, "run"],
