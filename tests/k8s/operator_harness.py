@@ -31,9 +31,10 @@ def _free_port() -> int:
 
 class Operator:
     def __init__(self, cluster: Cluster, extra_env: dict[str, str] | None = None,
-                 namespaces: str | None = None):
+                 namespaces: str | None = None, args: list[str] | None = None):
         self.cluster = cluster
         self.namespaces = namespaces
+        self.args = list(args or [])
         self.port = _free_port()
         # Task pods run kflow's own image (built from the Dockerfile by `make cluster-up`) on the real node.
         # Most tests look at task pods after their execution ended: they keep them, with the volume. The
@@ -52,7 +53,7 @@ class Operator:
             log.flush()
             scope = ["--namespace", self.namespaces] if self.namespaces else []
             self.proc = subprocess.Popen([sys.executable, "-m", "kflow.cli", "operator", *scope, "--liveness",
-                                          f"http://127.0.0.1:{self.port}/healthz"], env=self.env, stdout=log,
+                                          f"http://127.0.0.1:{self.port}/healthz", *self.args], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         poll("operator liveness", self.healthy, 60)
 

@@ -63,6 +63,9 @@ BAD = [
     ("watchNamespaces={a,Not_A_Label}", "at '/watchNamespaces/1'", "'Not_A_Label' does not match pattern"),
     ("ui.service.port=70000", "at '/ui/service/port'", "maximum: got 70,000, want 65,535"),
     ("ui.service.type=Ingress", "at '/ui/service/type'", "value must be one of 'ClusterIP', 'NodePort'"),
+    ("logFormat=xml", "at '/logFormat'", "value must be one of 'full', 'plain', 'json'"),
+    ("metrics.port=0", "at '/metrics/port'", "minimum: got 0, want 1"),
+    ("metrics.serviceMonitor.interval=often", "at '/metrics/serviceMonitor/interval'", "'often' does not match"),
 ]
 
 
@@ -138,6 +141,28 @@ def _owned(schema: dict[str, Any], path: str = "") -> list[str]:
     return out
 
 
+def test_metrics_and_log_format():
+    plain = render()
+    assert "--log-format=full" in operator_container(plain)["args"]
+    assert not [d for d in plain if d["kind"] in ("Service", "ServiceMonitor")]
+    docs = render("metrics.enabled=true", "metrics.port=9100", "logFormat=json", "metrics.serviceMonitor.enabled=true",
+                  "metrics.serviceMonitor.labels.release=prom")
+    ctr = operator_container(docs)
+    assert {"--metrics=0.0.0.0:9100", "--log-format=json"} <= set(ctr["args"])
+    assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in ctr["ports"]
+    [dep] = [d for d in docs if d["kind"] == "Deployment"]
+    assert dep["spec"]["template"]["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "9100", "prometheus.io/path": "/metrics"}
+    [svc] = [d for d in docs if d["kind"] == "Service"]
+    [mon] = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    assert svc["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert mon["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    assert mon["metadata"]["labels"]["release"] == "prom"
+    assert set(mon["spec"]["selector"]["matchLabels"].items()) <= set(svc["metadata"]["labels"].items())
+    no_annotations = render("metrics.enabled=true", "metrics.scrapeAnnotations=false")
+    assert "annotations" not in [d for d in no_annotations if d["kind"] == "Deployment"][0]["spec"]["template"]["metadata"]
+
+
 def _flat(values: Any, path: str = "") -> set[str]:
     if not isinstance(values, dict):
         return set()
@@ -153,7 +178,8 @@ def test_schema_describes_every_value():
     extra = [p for p in _owned(SCHEMA) if p != "global" and p not in _flat(VALUES)]
     assert not extra, f"values.schema.json describes keys values.yaml lacks: {extra}"
     # objects the chart owns reject unknown keys; Kubernetes objects are free-form
-    for p in ("", "image", "execution", "serviceAccount", "rbac", "ui", "ui.service"):
+    for p in ("", "image", "execution", "serviceAccount", "rbac", "ui", "ui.service", "metrics",
+              "metrics.serviceMonitor"):
         node = SCHEMA
         for k in filter(None, p.split(".")):
             node = node["properties"][k]

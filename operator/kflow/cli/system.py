@@ -11,7 +11,7 @@ from kflow.cli.common import EXIT_OK
 def cmd_operator(args: argparse.Namespace) -> int:
     from kflow.k8s import operator
 
-    operator.run(args.namespace, args.liveness)
+    operator.run(args.namespace, args.liveness, metrics=args.metrics, log_format=args.log_format)
     return EXIT_OK
 
 
@@ -40,6 +40,9 @@ def add_commands(sub: Any) -> None:
                     help="watch only this namespace (repeatable); default: all namespaces")
     op.add_argument("--liveness", metavar="URL", default="http://0.0.0.0:8080/healthz",
                     help="liveness endpoint (default %(default)s)")
+    op.add_argument("--metrics", metavar="[HOST:]PORT", help="serve Prometheus metrics on /metrics there")
+    op.add_argument("--log-format", choices=["plain", "full", "json"], default="full",
+                    help="log lines: kopf's full format (default), plain, or one JSON object per line")
     op.set_defaults(func=cmd_operator)
     # internal: no help= so argparse leaves it out of the verb list
     wk = sub.add_parser("worker")

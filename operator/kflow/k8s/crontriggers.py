@@ -23,6 +23,7 @@ from typing import Any
 import kopf
 from kubernetes.client.rest import ApiException
 
+from kflow.k8s import metrics
 from kflow.k8s.models import API_VERSION, GROUP, VERSION
 from kflow.k8s.schedules import check_backfill, execution_for_tick, inline_crontriggers, run_of
 from kflow.schedule import naming as sn
@@ -257,6 +258,10 @@ class TriggerLoop:
         run = run_of(execution)
         if created and run is not None:
             self.pending[name] = run
+        tick = ((execution.get("spec") or {}).get("trigger") or {}).get("date")
+        if created and tick and not (execution["metadata"].get("labels") or {}).get(sn.L_BACKFILL):
+            lag = (datetime.now(UTC) - datetime.fromisoformat(tick)).total_seconds()
+            metrics.SCHEDULE_LAG.labels(self.ns, self.name).set(max(lag, 0.0))
 
     def _load_ticks(self, cron: Cron, start: datetime, end: datetime, order: str) -> None:
         key = (cron.fields, cron.timezone, start, end, order)

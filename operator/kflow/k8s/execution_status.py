@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kflow.engine.state import Execution, State
-from kflow.k8s import lifecycle, resources, snapshot
+from kflow.k8s import lifecycle, metrics, resources, snapshot
 from kflow.k8s import naming as n
 
 PLURAL = "executions"
@@ -118,11 +118,15 @@ class StatusWriter:
             if failed_attempt:
                 self.post_event("Warning", "TaskFailed",
                                 f"task run {tr['id']} attempt {attempts or 1} failed: {tr.get('error') or ''}"[:1000])
-            elif state in ("SUCCESS", "WARNING", "KILLED", "SKIPPED"):
-                self.post_event("Normal", "TaskFinished", f"task run {tr['id']} ended {state}")
+            # a task run that ended well gets no Event (the status says it): Events are for starts,
+            # failures and the end, so that their number per execution stays small
+            if tr.get("endDate") and state not in ("CREATED", "RUNNING", "RETRYING") and tr.get("startDate"):
+                seconds = (_when(tr["endDate"]) - _when(tr["startDate"])).total_seconds()
+                metrics.TASK_RUN_SECONDS.labels(self.ns, self.flow_name or "", state).observe(max(seconds, 0.0))
         if new.get("state") != old.get("state") and State(new["state"]).terminal:
             kind = "Normal" if new["state"] in ("SUCCESS", "WARNING") else "Warning"
             self.post_event(kind, f"Execution{new['state'].title()}", new.get("message") or new["state"])
+            metrics.EXECUTIONS_ENDED.labels(self.ns, self.flow_name or "", new["state"]).inc()
 
     async def _fail_early(self, body: dict[str, Any], reason: str, message: str) -> bool:
         now = utcnow()
@@ -162,3 +166,7 @@ def _valid_label(key: str, value: str) -> bool:
     name = key.rsplit("/", 1)[-1]
     return bool(re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", name)) and len(key) <= 253 \
         and bool(re.fullmatch(r"(|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)", value))
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from kflow.k8s import metrics
 from kflow.k8s.models import GROUP, VERSION
 
 log = logging.getLogger("kflow.kube")
@@ -34,13 +35,19 @@ class Kube:
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         delay = 0.1
+        requests = metrics.API_REQUESTS
+        operation = getattr(fn, "__name__", "call")
         for attempt in range(self.attempts):
             try:
-                return await asyncio.to_thread(fn, *args, **kwargs)
+                result = await asyncio.to_thread(fn, *args, **kwargs)
+                requests.labels(operation, "ok").inc()
+                return result
             except ApiException as exc:
+                requests.labels(operation, str(exc.status)).inc()
                 if exc.status not in RETRYABLE or attempt == self.attempts - 1:
                     raise
             except (OSError, client.exceptions.ApiException) as exc:  # connection refused, reset...
+                requests.labels(operation, "error").inc()
                 if attempt == self.attempts - 1:
                     raise
                 log.warning("API call %s failed (%s), retrying", getattr(fn, "__name__", fn), exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from kflow.k8s import (
     crontriggers,  # noqa: F401  (registers the CronTrigger handlers)
     kopf_fixes,
     lifecycle,
+    metrics,
     subflows,
 )
 from kflow.k8s import naming as n
@@ -32,6 +34,7 @@ kopf_fixes.install()
 RESYNC_SECONDS = 30.0
 DRIVER_BACKOFF = 5.0                # after a driver failed (settings.execution.default_backoff)
 DRIVER_CANCELLATION_TIMEOUT = 5.0   # on exit: drivers still running after this are cancelled
+METRICS_ADDRESS: str | None = None  # `kflow operator --metrics`
 
 
 @kopf.on.startup()
@@ -50,6 +53,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.peering.standalone = True
     load_config()
     memo.shared = Shared(kube=Kube(), config=OperatorConfig.from_env())
+    if METRICS_ADDRESS:
+        metrics.serve(METRICS_ADDRESS, memo.shared.executions)
 
 
 @kopf.on.probe(id="alive", errors=kopf.ErrorsMode.PERMANENT)
@@ -195,11 +200,14 @@ async def drive_execution(shared: Shared, namespace: str, name: str, live: LiveE
                 # Later passes: the live view (spec edits such as kill) with the status we wrote
                 # ourselves, which the watch may not have delivered yet. Nobody else writes it.
                 fresh = {**live.body, "status": driver.last_status}
+            started = time.perf_counter()
             try:
                 result = await driver.reconcile(fresh)
             except Exception as exc:  # an API hiccup or a bug must not kill the driver: retry soon
                 log.exception("execution %s/%s: reconcile failed: %s", namespace, name, exc)
+                metrics.RECONCILE_ERRORS.labels(namespace).inc()
                 result = datetime.now(UTC).timestamp() + 2
+            metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
             if result is True:
                 # clean-up in the background: the driver ends now, so a restart or resume request
                 # (k8s/actions.py) starts a new one at once
@@ -262,10 +270,13 @@ def _stop_ending(shared: Shared, key: tuple[str, str]) -> None:
         stopped.set()
 
 
-def run(namespaces: list[str] | None = None, liveness: str | None = None) -> None:
+def run(namespaces: list[str] | None = None, liveness: str | None = None, metrics: str | None = None,
+        log_format: str = "full") -> None:
     """Run the operator in this process (blocking)."""
     import kflow.k8s.operator as handlers  # noqa: F401  (registers the handlers above)
 
-    kopf.configure(verbose=False)
+    global METRICS_ADDRESS
+    METRICS_ADDRESS = metrics
+    kopf.configure(verbose=False, log_format=kopf.LogFormat[log_format.upper()])
     asyncio.run(kopf.operator(clusterwide=not namespaces, namespaces=namespaces or [],
                               liveness_endpoint=liveness, standalone=True))
