@@ -141,6 +141,21 @@ def _owned(schema: dict[str, Any], path: str = "") -> list[str]:
     return out
 
 
+def test_leader_election_replicas():
+    docs = render()
+    [dep] = [d for d in docs if d["kind"] == "Deployment"]
+    assert dep["spec"]["replicas"] == 2 and dep["spec"]["strategy"]["type"] == "RollingUpdate"
+    env = env_of(docs)
+    assert env["KFLOW_LEADER_ELECTION"] == "true" and env["KFLOW_LEADER_LEASE"] == "kflow"
+    [role] = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kflow-leader-election"]
+    assert role["metadata"]["namespace"] == "kflow-system" and role["rules"][0]["resources"] == ["leases"]
+    single = render("leaderElection.enabled=false", "replicaCount=3")
+    [dep] = [d for d in single if d["kind"] == "Deployment"]
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"]["type"] == "Recreate"
+    assert "KFLOW_LEADER_ELECTION" not in env_of(single)
+    assert not [d for d in single if d["metadata"]["name"] == "kflow-leader-election"]
+
+
 def test_metrics_and_log_format():
     plain = render()
     assert "--log-format=full" in operator_container(plain)["args"]
@@ -179,7 +194,7 @@ def test_schema_describes_every_value():
     assert not extra, f"values.schema.json describes keys values.yaml lacks: {extra}"
     # objects the chart owns reject unknown keys; Kubernetes objects are free-form
     for p in ("", "image", "execution", "serviceAccount", "rbac", "ui", "ui.service", "metrics",
-              "metrics.serviceMonitor"):
+              "metrics.serviceMonitor", "leaderElection"):
         node = SCHEMA
         for k in filter(None, p.split(".")):
             node = node["properties"][k]

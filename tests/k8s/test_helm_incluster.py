@@ -79,7 +79,8 @@ def _granted(cluster: Cluster, system: str) -> set[tuple[str, str]]:
     manifest = cluster.run("helm", "get", "manifest", "kflow", "-n", system).stdout
     out = set()
     for doc in yaml.safe_load_all(manifest):
-        if doc and doc["kind"] in ("Role", "ClusterRole") and "ui" not in doc["metadata"]["name"]:
+        name = (doc or {}).get("metadata", {}).get("name", "")
+        if doc and doc["kind"] in ("Role", "ClusterRole") and "ui" not in name and "leader-election" not in name:
             for rule in doc["rules"]:
                 for group in rule.get("apiGroups", []):
                     for res in rule.get("resources", []):
@@ -158,6 +159,14 @@ def test_the_readme_install_runs_flows_with_the_operator_in_a_pod(install: Insta
     granted, can = _granted(cluster, install.system), _can_i(cluster, install.system, flows)
     assert can == granted, (sorted(can - granted), sorted(granted - can))
     assert ("pods", "create") in can and ("executions.kflow.dev", "patch") in can
+    # the Lease, in the operator's own namespace only; two replicas, one of them leading
+    lease = _can_i(cluster, install.system, install.system)
+    assert {("leases.coordination.k8s.io", v) for v in ("get", "create", "update")} <= lease
+    assert ("leases.coordination.k8s.io", "update") not in can
+    holder = json.loads(cluster.kubectl("-n", install.system, "get", "lease", "kflow", "-o", "json").stdout)
+    replicas = json.loads(cluster.kubectl("-n", install.system, "get", "pods", "-l", "app.kubernetes.io/instance=kflow",
+                                          "-o", "json").stdout)["items"]
+    assert len(replicas) == 2 and holder["spec"]["holderIdentity"] in {p["metadata"]["name"] for p in replicas}
     assert not cluster.kubectl("auth", "can-i", "create", "pods", "-n", "default",
                                f"--as=system:serviceaccount:{install.system}:kflow", check=False).stdout.startswith("yes")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -278,5 +279,14 @@ def run(namespaces: list[str] | None = None, liveness: str | None = None, metric
     global METRICS_ADDRESS
     METRICS_ADDRESS = metrics
     kopf.configure(verbose=False, log_format=kopf.LogFormat[log_format.upper()])
-    asyncio.run(kopf.operator(clusterwide=not namespaces, namespaces=namespaces or [],
-                              liveness_endpoint=liveness, standalone=True))
+
+    async def operate(stop_flag: asyncio.Event | None = None) -> None:
+        await kopf.operator(clusterwide=not namespaces, namespaces=namespaces or [], liveness_endpoint=liveness,
+                            standalone=True, stop_flag=stop_flag)
+
+    if os.environ.get("KFLOW_LEADER_ELECTION", "").lower() in ("1", "true", "yes"):
+        from kflow.k8s import leader
+
+        asyncio.run(leader.run_elected(operate, liveness))  # several replicas: one leads (k8s/leader.py)
+    else:
+        asyncio.run(operate())
