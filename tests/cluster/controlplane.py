@@ -52,6 +52,10 @@ def argv_for(name: str, st: dict, state: Path) -> list[str]:
             f"--kubelet-certificate-authority={pki / 'ca.crt'}",
             "--kubelet-preferred-address-types=InternalIP",
             "--profiling=false",
+            # Requests of ServiceAccounts (manifests/audit-policy.yaml): bench/throughput.py counts from it.
+            f"--audit-policy-file={Path(__file__).parent / 'manifests' / 'audit-policy.yaml'}",
+            f"--audit-log-path={state / 'logs' / 'audit.log'}", "--audit-log-format=json",
+            "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
         ]
     if name == "kube-controller-manager":
         kc = str(state / "kubeconfig")
