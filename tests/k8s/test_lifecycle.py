@@ -124,10 +124,17 @@ def test_ttl_seconds_after_finished_deletes_the_execution_and_what_it_owns(opera
     assert get(cluster, namespace, "executions", "kept")["status"]["state"] == "SUCCESS"
 
 
+# Two pods: they may pass files, so each execution gets a volume (k8s/volumes.py).
+SLEEPY_PAIR = SLEEPY + """  - id: more
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo tock"]
+"""
+
+
 @pytest.mark.timeout(900)
 def test_a_30_tick_backfill_holds_at_most_max_active_volumes_and_none_at_the_end(operator, namespace):
     cluster = operator.cluster
-    apply(cluster, namespace, flow_manifest("tick", SLEEPY))
+    apply(cluster, namespace, flow_manifest("tick", SLEEPY_PAIR))
     most, stop = [0], threading.Event()
 
     def watch_claims() -> None:

@@ -92,7 +92,8 @@ class StatusWriter:
         self._events(previous, status)
         await self._sync_labels(ex)  # before the status, so a watcher of Completed sees the labels
         if ex.state.terminal and not State(previous.get("state") or "CREATED").terminal:
-            await lifecycle.release_volume(self.kube, body.get("spec") or {}, self.ns, self.name, self.config)
+            await lifecycle.release_volume(self.kube, body.get("spec") or {}, self.ns, self.name, self.config,
+                                           claim=getattr(self, "claim", None) is not False)
         await self._patch(body, status)
 
     async def _patch(self, body: dict[str, Any], status: dict[str, Any]) -> None:

@@ -22,8 +22,20 @@ from kflow.engine.state import Execution, State
 from kflow.errors import FlowInvalid, InputsInvalid
 from kflow.expr import Renderer
 from kflow.k8s import actions as requests
-from kflow.k8s import file_inputs, foreach_items, kvstore, logstore, resources, results, snapshot, subflows, workdirs
+from kflow.k8s import (
+    file_inputs,
+    foreach_items,
+    kvstore,
+    lifecycle,
+    logstore,
+    resources,
+    results,
+    snapshot,
+    subflows,
+    workdirs,
+)
 from kflow.k8s import naming as n
+from kflow.k8s import volumes as shared_files
 from kflow.k8s.execution_status import StatusWriter, utcnow
 from kflow.k8s.shared import Shared
 from kflow.model.flow import Flow, parse_flow
@@ -66,6 +78,7 @@ class Driver(StatusWriter):
         self.chunks: dict[str, int] = {}      # outputs ConfigMap -> bytes used
         self.spilled: dict[str, str] = {}     # task run id -> ConfigMap
         self.pvc_ready = False
+        self.claim: bool | None = None  # does the execution need its own PVC (k8s/volumes.py)?
         self.waiting: dict[str, str] = {}  # task run id -> why its pod has not started (shown in the status)
         self.last_status: dict[str, Any] | None = None
         self.labels_synced: dict[str, str] | None = None
@@ -330,10 +343,12 @@ class Driver(StatusWriter):
     async def start_pod(self, engine: Engine, ex: Execution, body: dict[str, Any], action: StartTaskRun,
                         pod_run_id: str | None = None) -> None:
         """The task run attempt's pod (`pod_run_id`: a second pod of the same attempt, named after it)."""
-        if not self.pvc_ready:
+        flow = engine.flow
+        if self.claim is None:
+            self.claim = shared_files.needs_claim(flow, lifecycle.keeps_volume(body.get("spec") or {}, self.config))
+        if self.claim and not self.pvc_ready:
             await self.kube.create(resources.storage_pvc(body, self.config))
             self.pvc_ready = True
-        flow = engine.flow
         storage = self._storage(flow)
         workdir, shared, wd_task = workdirs.place(engine, ex, action.run_id, action.attempt, self.config.storage_mount)
         spec = build_spec(action.task, action.context, execution_id=self.name, task_run_id=action.run_id,
@@ -356,7 +371,8 @@ class Driver(StatusWriter):
         pod = resources.task_pod(body, flow_name=self.flow_name or "", task=action.task,
                                  task_run_id=pod_run_id or action.run_id,
                                  attempt=action.attempt, worker_spec=spec, timeout=action.timeout,
-                                 config=self.config, extra_volumes=volumes, secret_keys=await self._secret_keys(flow))
+                                 config=self.config, extra_volumes=volumes, claim=bool(self.claim),
+                                 secret_keys=await self._secret_keys(flow))
         _, created = await self.kube.create(pod)
         if created:
             self.post_event("Normal", "TaskStarted",

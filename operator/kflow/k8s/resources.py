@@ -50,11 +50,12 @@ def _restricted() -> dict[str, Any]:
 def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_id: str, attempt: int,
              worker_spec: dict[str, Any], timeout: timedelta | None, config: OperatorConfig,
              extra_volumes: list[tuple[dict[str, Any], str]] | None = None,
-             secret_keys: list[str] | None = None) -> dict[str, Any]:
+             secret_keys: list[str] | None = None, claim: bool = True) -> dict[str, Any]:
     """One pod per task run attempt. Built-in tasks run `kflow worker run` in the runtime image; a script
     task's init container (runtime image) stages files and its own `containerImage` runs the command.
     `extra_volumes`: (volume, mountPath) read by the worker (FILE inputs, namespace files), mounted read-only
-    where the worker runs. `secret_keys`: the `secretsFrom` keys the pod gets (None: all of them)."""
+    where the worker runs. `secret_keys`: the `secretsFrom` keys the pod gets (None: all of them). `claim`:
+    False for an execution whose pods share no files (k8s/volumes.py): an emptyDir instead of its PVC."""
     exec_name = execution["metadata"]["name"]
     name = n.pod_name(exec_name, task_run_id, attempt)
     labels = {n.L_FLOW: n.label_value(flow_name), n.L_TASK: n.label_value(task.id),
@@ -94,13 +95,14 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "volumes": [{"name": "storage", "persistentVolumeClaim": {"claimName": n.pvc_name(exec_name)}},
+        "volumes": [{"name": "storage", **({"persistentVolumeClaim": {"claimName": n.pvc_name(exec_name)}} if claim
+                                           else {"emptyDir": {}})},
                     *(v for v, _ in extra_volumes or [])],
         "containers": [main],
     }
     if init:
         spec["initContainers"] = init
-    if config.storage_access_mode == "ReadWriteOnce":
+    if claim and config.storage_access_mode == "ReadWriteOnce":
         spec["affinity"] = same_node_as_running_pods(exec_name)
     if timeout is not None:
         spec["activeDeadlineSeconds"] = max(1, math.ceil(timeout.total_seconds()))
