@@ -175,7 +175,8 @@ def test_metrics_and_log_format():
     assert mon["metadata"]["labels"]["release"] == "prom"
     assert set(mon["spec"]["selector"]["matchLabels"].items()) <= set(svc["metadata"]["labels"].items())
     no_annotations = render("metrics.enabled=true", "metrics.scrapeAnnotations=false")
-    assert "annotations" not in [d for d in no_annotations if d["kind"] == "Deployment"][0]["spec"]["template"]["metadata"]
+    [dep] = [d for d in no_annotations if d["kind"] == "Deployment"]
+    assert "annotations" not in dep["spec"]["template"]["metadata"]
 
 
 def _flat(values: Any, path: str = "") -> set[str]:
