@@ -213,9 +213,13 @@ def pod_prepare() -> int:
         _stage_inputs(spec)
         stage_shared(ctx, spec)
         argv, env, staged = task.prepare(ctx)  # type: ignore[attr-defined]
-    except TaskFailed as exc:
-        _terminate({"state": "FAILED", "error": renderer.mask(str(exc))})
-        print(renderer.mask(str(exc)), file=sys.stderr)
+    except Exception as exc:  # a bad render (an unknown variable) or a bug: the task run must say which
+        from kflow.expr import RenderError
+
+        known = isinstance(exc, (TaskFailed, RenderError))
+        text = renderer.mask(str(exc) if known else f"internal error: {type(exc).__name__}: {exc}")
+        _terminate({"state": "FAILED", "error": text})
+        print(text, file=sys.stderr)
         return 1
     internal = workdir / ".kflow"
     internal.mkdir(exist_ok=True)

@@ -533,13 +533,15 @@ def test_helm_lint_and_template(cluster: Cluster, namespace: str):
     assert "0 chart(s) failed" in _helm(cluster, "lint", str(CHART), "--set", "watchNamespaces={a,b}").stdout
     docs = _docs(_helm(cluster, "template", "rel", str(CHART), "-n", namespace).stdout)
     kinds = _by_kind(docs)
-    assert sorted(kinds) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+    assert sorted(kinds) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding",
+                             "ServiceAccount"]  # the Role: leader election's Lease
     dep = kinds["Deployment"][0]["spec"]
-    assert dep["replicas"] == 1 and dep["strategy"] == {"type": "Recreate"}
+    assert dep["replicas"] == 2 and dep["strategy"] == {"type": "RollingUpdate"}
     pod = dep["template"]["spec"]
     ctr = pod["containers"][0]
     assert ctr["command"] == ["kflow"]
-    assert ctr["args"] == ["operator", "--liveness=http://0.0.0.0:8080/healthz"]  # no --namespace: all
+    assert ctr["args"] == ["operator", "--liveness=http://0.0.0.0:8080/healthz",  # no --namespace: all
+                           "--log-format=full"]
     assert ctr["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in ctr["ports"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -574,7 +576,8 @@ def test_helm_lint_and_template(cluster: Cluster, namespace: str):
                                                  "resources": ["customresourcedefinitions"],
                                                  "verbs": ["get", "list", "watch"]}]
     ctr = kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
-    assert ctr["args"] == ["operator", "--liveness=http://0.0.0.0:8080/healthz", f"--namespace={namespace}"]
+    assert ctr["args"] == ["operator", "--liveness=http://0.0.0.0:8080/healthz", "--log-format=full",
+                           f"--namespace={namespace}"]
     from kflow.cli import build_parser
 
     parsed = build_parser().parse_args([*ctr["command"][1:], *ctr["args"]])  # the CLI accepts them

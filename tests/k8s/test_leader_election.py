@@ -80,7 +80,7 @@ def test_the_standby_takes_over_within_15_s_without_duplicates_or_lost_ticks(crd
         b.start()  # a standby: it answers its liveness probe
         apply(cluster, ns, flow_manifest("slow", SLOW))
         apply(cluster, ns, flow_manifest("tick", TICK))
-        apply(cluster, ns, trigger("every5", "tick", "*/5 * * * * *"))
+        apply(cluster, ns, trigger("every5", "tick", "*/5 * * * * *", successfulExecutionsHistoryLimit=100))
         apply(cluster, ns, execution("run-1", "slow"))
         poll("work pod running", lambda: any(p.status.phase == "Running" for p in pods(cluster, ns)), 90)
         time.sleep(3)
@@ -89,12 +89,12 @@ def test_the_standby_takes_over_within_15_s_without_duplicates_or_lost_ticks(crd
         killed = time.monotonic()
         poll("op-b leads", lambda: holder() == "op-b", 30, every=0.2)
         takeover = time.monotonic() - killed
+        print(f"takeover after SIGKILL: {takeover:.1f} s")
         assert takeover <= 15, takeover
         ex = wait_state(cluster, ns, "run-1", 120)
         assert ex["status"]["state"] == "SUCCESS", ex["status"]
         time.sleep(12)  # ticks after the takeover
-        cluster.custom.delete_namespaced_custom_object("kflow.dev", "v1alpha1", ns, "crontriggers", "every5")
-        ticks = sorted(tick_of(e) for e in executions_of(cluster, ns, "every5"))
+        ticks = sorted(tick_of(e) for e in executions_of(cluster, ns, "every5"))  # (its executions go with it)
     finally:
         a.kill()
         b.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,21 @@ from kflow.model.loader import load_flow_text
 ])
 def test_referenced_keys(body, expected):
     assert secret_refs.referenced_keys(body) == expected
+
+
+def test_a_loaded_flow_shows_its_tasks_properties_to_the_scans():
+    from kflow.k8s import kvstore
+
+    flow = load_flow_text("""
+id: f
+namespace: t
+tasks:
+  - id: s
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo {{ secret('TOKEN') }} {{ kv('k') }}"]
+""", "f.yaml").flow
+    assert secret_refs.referenced_keys(flow.as_json()) == ["SECRET_TOKEN"]
+    assert kvstore.uses_kv(json.dumps(flow.as_json()))
 
 
 def test_pod_keys_keep_environment_and_drop_unreferenced_secrets():
@@ -62,7 +78,13 @@ tasks:
   - id: show
     type: io.kestra.plugin.scripts.shell.Commands
     commands:
-      - echo "::{\\"outputs\\":{\\"a\\":{{ secret('A') | length }},\\"b\\":\\"${SECRET_B:-absent}\\",\\"color\\":\\"{{ envs.color }}\\"}}::"
+      - echo "::{\\"outputs\\":{\\"a\\":{{ secret('A') | length }},\\"b\\":\\"${SECRET_B:-absent}\\",\\"color\\":\\"${ENV_COLOR}\\"}}::"
+  - id: typo
+    type: io.kestra.plugin.scripts.shell.Commands
+    runIf: "{{ inputs.typo }}"
+    commands: ["echo {{ envs.colour }}"]
+inputs:
+  - {id: typo, type: BOOLEAN, defaults: false}
 """
 
 
@@ -77,9 +99,12 @@ def test_a_task_pod_gets_only_the_secrets_its_flow_names(operator, namespace):
     with reconfigured(operator, KFLOW_SECRETS_FROM="task-env"):
         apply(cluster, namespace, flow_manifest("secrets", SECRETS_FLOW))
         apply(cluster, namespace, execution("s1", "secrets"))
-        ex = wait_state(cluster, namespace, "s1", 180)
+        apply(cluster, namespace, execution("s2", "secrets", {"typo": True}))
+        ex, bad = wait_state(cluster, namespace, "s1", 180), wait_state(cluster, namespace, "s2", 180)
     assert ex["status"]["state"] == "SUCCESS", ex["status"]
     assert runs(ex)["show"]["outputs"]["vars"] == {"a": 5, "b": "absent", "color": "blue"}
+    # a render error in a script pod's preparation is the task run's error, not a bare "failed"
+    assert "Unable to find `envs.colour`" in runs(bad)["typo"]["error"], runs(bad)["typo"]
     [pod] = pods(cluster, namespace, "kflow.dev/execution=s1")
     for c in [*pod.spec.init_containers, *pod.spec.containers]:
         assert not c.env_from

@@ -176,7 +176,7 @@ class Driver(StatusWriter):
         if self._secrets is False:
             from kflow.k8s import secret_refs
 
-            referenced = secret_refs.referenced_keys(flow.model_dump(mode="json", by_alias=True))
+            referenced = secret_refs.referenced_keys(flow.as_json())
             keys = await self.kube.secret_keys(self.ns, self.config.secrets_from) \
                 if referenced is not None and self.config.secrets_from else None
             self._secrets = None if keys is None else secret_refs.pod_keys(keys, referenced or [])
@@ -184,7 +184,7 @@ class Driver(StatusWriter):
 
     def _uses_kv(self, flow: Flow) -> bool:
         if self._kv is None:
-            self._kv = kvstore.uses_kv(json.dumps(flow.model_dump(mode="json", by_alias=True), default=str))
+            self._kv = kvstore.uses_kv(json.dumps(flow.as_json(), default=str))
         return self._kv
 
     def _file_inputs(self, flow: Flow, spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -97,6 +97,11 @@ class Flow(Strict):
     def _defaults_form(cls, value: Any) -> Any:
         return normalize_plugin_defaults(value)
 
+    def as_json(self) -> dict[str, Any]:
+        """The whole flow as JSON data, every task's own properties included (tasks are declared as the
+        base Task, where a plain model_dump stops)."""
+        return self.model_dump(mode="json", by_alias=True, serialize_as_any=True)
+
     def all_tasks(self) -> list[Task]:
         """Every task at any depth, in declaration order."""
         out: list[Task] = []
