@@ -66,6 +66,13 @@ tasks:
 """
 
 
+# Two pods: they may pass files, so each execution gets a volume (k8s/volumes.py).
+SLEEPY_PAIR = SLEEPY + """  - id: more
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo tock"]
+"""
+
+
 def test_a_pod_that_cannot_be_scheduled_shows_why_then_fails_at_the_start_deadline(operator, namespace):
     """A storage class that does not exist: the volume never binds, the scheduler says so."""
     cluster = operator.cluster
@@ -101,7 +108,7 @@ def test_log_messages_are_read_with_kubectl_after_the_pods_are_gone(operator, na
 
 def test_ttl_seconds_after_finished_deletes_the_execution_and_what_it_owns(operator, namespace):
     cluster = operator.cluster
-    apply(cluster, namespace, flow_manifest("tick", SLEEPY))
+    apply(cluster, namespace, flow_manifest("tick", SLEEPY_PAIR))
     apply(cluster, namespace, execution("brief", "tick", ttlSecondsAfterFinished=5))
     apply(cluster, namespace, execution("default", "tick", keepVolume=False))
     apply(cluster, namespace, execution("kept", "tick", keepVolume=True))
@@ -122,13 +129,6 @@ def test_ttl_seconds_after_finished_deletes_the_execution_and_what_it_owns(opera
     logs = cluster.kubectl("-n", namespace, "get", "configmap", "default-logs", "-o", "json").stdout
     assert "tick" in logs
     assert get(cluster, namespace, "executions", "kept")["status"]["state"] == "SUCCESS"
-
-
-# Two pods: they may pass files, so each execution gets a volume (k8s/volumes.py).
-SLEEPY_PAIR = SLEEPY + """  - id: more
-    type: io.kestra.plugin.scripts.shell.Commands
-    commands: ["echo tock"]
-"""
 
 
 @pytest.mark.timeout(900)

@@ -67,9 +67,9 @@ class StatusWriter:
         return inline
 
     async def _persist(self, body: dict[str, Any], ex: Execution, now: datetime) -> None:
-        await self.logs.flush(self.kube, body)
-        inline = await self._spill(body, ex)
         previous = self.last_status or body.get("status") or {}
+        await self.logs.flush(self.kube, body, new=not previous.get("flowGeneration"))
+        inline = await self._spill(body, ex)
         limited = ex.state in (State.CANCELLED, State.FAILED) and "concurrency limit" in (ex.error or "")
         reason = "ConcurrencyLimit" if limited else None
         for tr in previous.get("taskRuns") or []:
@@ -93,8 +93,18 @@ class StatusWriter:
         await self._sync_labels(ex)  # before the status, so a watcher of Completed sees the labels
         if ex.state.terminal and not State(previous.get("state") or "CREATED").terminal:
             await lifecycle.release_volume(self.kube, body.get("spec") or {}, self.ns, self.name, self.config,
-                                           claim=getattr(self, "claim", None) is not False)
+                                           claim=self._has_claim(body, status))
         await self._patch(body, status)
+
+    def _has_claim(self, body: dict[str, Any], status: dict[str, Any]) -> bool | None:
+        """Whether the execution has a PVC to release: None when it started no pod (nothing to release)."""
+        if not any(tr.get("pod") for tr in status.get("taskRuns") or []):
+            return None
+        if getattr(self, "claim", None) is None and getattr(self, "flow", None) is not None:
+            from kflow.k8s.volumes import needs_claim
+
+            self.claim = needs_claim(self.flow, lifecycle.keeps_volume(body.get("spec") or {}, self.config))
+        return getattr(self, "claim", None) is not False
 
     async def _patch(self, body: dict[str, Any], status: dict[str, Any]) -> None:
         await self.kube.patch_status(self.ns, PLURAL, self.name, status)

@@ -92,7 +92,9 @@ class Driver(StatusWriter):
         if self.flow is not None:
             return self.flow
         snap_name = n.flow_snapshot_name(self.name)
-        snap = await self.kube.get_config_map(self.ns, snap_name)
+        # A new execution has no snapshot yet (a 409 below says otherwise): no GET for it.
+        started = bool((body.get("status") or {}).get("flowGeneration"))
+        snap = await self.kube.get_config_map(self.ns, snap_name) if started else None
         if snap is None:
             ref = body["spec"]["flowRef"]["name"]
             flow_obj = await self.kube.get_custom(self.ns, "flows", ref)
@@ -100,9 +102,9 @@ class Driver(StatusWriter):
                 raise Pending("FlowNotFound", f"Flow {ref!r} not found in namespace {self.ns}")
             data = {"flow.yaml": yaml.safe_dump(flow_obj.get("spec") or {}, sort_keys=False),
                     "generation": str(flow_obj["metadata"].get("generation", 1)), "name": ref}
-            await self.kube.create(resources.config_map(body, snap_name, data, "flow"))
-            snap = await self.kube.get_config_map(self.ns, snap_name)  # whichever snapshot won
-            assert snap is not None
+            _, created = await self.kube.create(resources.config_map(body, snap_name, data, "flow"))
+            snap = {"data": data} if created else await self.kube.get_config_map(self.ns, snap_name)
+            assert snap is not None  # ours, or whichever snapshot won
         data = snap.get("data") or {}
         self.flow_name = data.get("name")
         self.flow_generation = int(data.get("generation") or 1)

@@ -39,17 +39,16 @@ def expiry(spec: dict[str, Any], status: dict[str, Any], config: OperatorConfig)
 
 
 async def release_volume(kube: Any, spec: dict[str, Any], namespace: str, name: str, config: OperatorConfig,
-                         claim: bool = True) -> None:
+                         claim: bool | None = True) -> None:
     """The volume, and the finished task pods with it: a PVC stays Terminating while any pod that mounts it
     exists, finished or not (kube-controller-manager's pvc-protection). Their log tails are kept in the
     execution's logs ConfigMap (k8s/logstore.py); `keepVolume` keeps both."""
-    if keeps_volume(spec, config):
+    if keeps_volume(spec, config) or not claim:  # no claim: no pod ran, or they used an emptyDir (volumes.py)
         return
     for pod in await kube.list_pods(namespace, f"{n.L_EXECUTION}={n.label_value(name)}"):
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             await kube.delete_pod(namespace, pod["metadata"]["name"])
-    if claim:  # (an execution whose pods used an emptyDir has none: k8s/volumes.py)
-        await kube.delete_pvc(namespace, n.pvc_name(name))
+    await kube.delete_pvc(namespace, n.pvc_name(name))
 
 
 async def after_end(shared: Any, namespace: str, name: str, spec: dict[str, Any], status: dict[str, Any],

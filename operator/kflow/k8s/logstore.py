@@ -73,13 +73,22 @@ class LogBuffer:
         for level, message in pod_lines(text)[-TAIL_LINES:]:
             self.add(level, message, task_id, task_run_id, attempt)
 
-    async def flush(self, kube: Any, body: dict[str, Any]) -> None:
+    async def flush(self, kube: Any, body: dict[str, Any], new: bool = False) -> None:
+        """Append the buffered lines. `new`: the execution has just started, so its ConfigMap is created with
+        them (one request; a 409 means an earlier process made it: read it, then patch)."""
         if not self.lines:
             return
         from kflow.k8s import resources
 
         ns, execution = body["metadata"]["namespace"], body["metadata"]["name"]
         name = name_for(execution)
+        if self.keys is None and new:
+            first = f"{1:010d}"
+            text = json.dumps(self.lines, separators=(",", ":"))
+            _, created = await kube.create(resources.config_map(body, name, {first: text}, "logs"))
+            if created:
+                self.keys, self.size, self.lines = [first], len(text), []
+                return
         if self.keys is None:
             cm = await kube.get_config_map(ns, name)
             if cm is None:
