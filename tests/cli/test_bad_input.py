@@ -53,6 +53,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 # (argv with {placeholders}, env kind, exit code, a piece of the one-line error)
 CASES = [
+    ("operator --metrics abc", None, 2, "expected [HOST:]PORT with a port in 1-65535, got 'abc'"),
+    ("operator --log-format xml", None, 2, "invalid choice: 'xml'"),
     ("nope", None, 2, "invalid choice: 'nope'"),
     ("run", None, 2, "the following arguments are required: flow"),
     ("run {dir}/missing.yaml", None, 2, "cannot read file"),

@@ -30,6 +30,14 @@ def cmd_completion(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _address(text: str) -> str:
+    """[HOST:]PORT for --metrics, checked before the operator starts."""
+    port = text.rpartition(":")[2]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with a port in 1-65535, got {text!r}")
+    return text
+
+
 def add_commands(sub: Any) -> None:
     comp = sub.add_parser("completion", help="print a shell completion script: "
                           "source <(kflow completion bash), or kflow completion zsh > ~/.zfunc/_kflow")
@@ -40,7 +48,8 @@ def add_commands(sub: Any) -> None:
                     help="watch only this namespace (repeatable); default: all namespaces")
     op.add_argument("--liveness", metavar="URL", default="http://0.0.0.0:8080/healthz",
                     help="liveness endpoint (default %(default)s)")
-    op.add_argument("--metrics", metavar="[HOST:]PORT", help="serve Prometheus metrics on /metrics there")
+    op.add_argument("--metrics", metavar="[HOST:]PORT", type=_address,
+                    help="serve Prometheus metrics on /metrics there")
     op.add_argument("--log-format", choices=["plain", "full", "json"], default="full",
                     help="log lines: kopf's full format (default), plain, or one JSON object per line")
     op.set_defaults(func=cmd_operator)
