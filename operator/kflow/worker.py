@@ -98,14 +98,14 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
         _stage_inputs(spec)
         stage_shared(ctx, spec)
         outputs = task.run(ctx)
-        result: dict[str, Any] = {"state": "SUCCESS", "outputs": outputs}
+        result: dict[str, Any] = {"state": "SUCCESS", "outputs": renderer.mask_deep(outputs)}
         preview = store_preview(storage, outputs)
         if preview:
-            result["preview"] = preview
+            result["preview"] = renderer.mask_deep(preview)
         return result
     except TaskFailed as exc:
         return {"state": "FAILED", "error": renderer.mask(str(exc)), "exitCode": exc.exit_code,
-                "outputs": exc.outputs}
+                "outputs": renderer.mask_deep(exc.outputs)}
     except Exception as exc:  # a bug in a task must fail the task run, not lose it
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return {"state": "FAILED", "error": renderer.mask(f"internal error: {detail}")}
@@ -149,6 +149,22 @@ if [ "$(wc -c < .kflow/protocol)" -le 3500 ]; then cat .kflow/protocol > "$msg"
 else echo '::{"kflow.protocolInLogs":true}::' > "$msg"; fi
 """
 MESSAGE_LIMIT = 3500  # the kubelet keeps at most 4096 bytes of a termination message
+
+
+# The task's image needs only a POSIX shell: sed when it has one (unbuffered when it can), else no filter.
+MASK_FILTER = r"""if ! command -v sed >/dev/null 2>&1; then mask() { cat; }
+elif echo | sed -u -f .kflow/mask.sed >/dev/null 2>&1; then mask() { sed -u -f .kflow/mask.sed; }
+else mask() { sed -f .kflow/mask.sed; }; fi"""
+
+
+def mask_script(values: Any) -> str:
+    """A sed script replacing every spelling of the secrets (kflow/redact.py) by the mask."""
+    from kflow import redact
+
+    def literal(text: str) -> str:
+        return "".join("\\" + c if c in "\\/.*[]^$" else c for c in text)
+
+    return "".join(f"s/{literal(n)}/{redact.MASK}/g\n" for n in redact.needles(values) if "\n" not in n)
 
 
 def _pod_spec() -> dict[str, Any]:
@@ -230,8 +246,14 @@ def pod_prepare() -> int:
     command = " ".join(shlex.quote(a) for a in argv)
     # stdout is kept for `kubectl logs` and copied so the protocol lines can travel in the termination
     # message: the operator then needs no log read. POSIX sh has no pipefail, hence the exit file.
-    lines += [f"{{ {command}; echo $? > .kflow/exit; }} | tee .kflow/stdout", "code=$(cat .kflow/exit)",
-              FILES_TRAILER, PROTOCOL_TRAILER, "exit $code"]
+    masks = mask_script(renderer.secret_values)
+    if masks:  # the command's stdout and stderr through sed, so `kubectl logs` shows no secret either
+        (internal / "mask.sed").write_text(masks)
+        lines += [MASK_FILTER, f"{{ {{ {command}; echo $? > .kflow/exit; }} 2>&1 1>&3 3>&- | mask >&2 3>&-; }} 3>&1"
+                  " | mask | tee .kflow/stdout"]
+    else:
+        lines += [f"{{ {command}; echo $? > .kflow/exit; }} | tee .kflow/stdout"]
+    lines += ["code=$(cat .kflow/exit)", FILES_TRAILER, PROTOCOL_TRAILER, "exit $code"]
     (internal / "run.sh").write_text("\n".join(lines) + "\n")
     return 0
 

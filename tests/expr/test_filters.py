@@ -97,7 +97,7 @@ def test_unknown_filter_and_bad_arguments(renderer: Renderer, ctx: dict) -> None
 def test_secret_and_mask(renderer: Renderer, ctx: dict) -> None:
     assert renderer.render("token={{ secret('TOKEN') }}", ctx) == "token=s3cr3t"
     assert renderer.render("{{ secret('token') }}", ctx) == "s3cr3t"
-    assert renderer.secret_values == {"s3cr3t"}
+    assert "s3cr3t" in renderer.secret_values  # with every SECRET_* of the env, masked on sight
     assert renderer.mask("curl -H 'Authorization: s3cr3t' s3cr3t") == "curl -H 'Authorization: ******' ******"
     assert renderer.mask("nothing") == "nothing"
     assert renderer.render("{{ secret('MULTI') }}", ctx) == "line1\nline2"

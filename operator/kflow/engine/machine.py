@@ -145,9 +145,9 @@ class Engine:
         task = self.tasks[tr.taskId]
         attempt = tr.attempts[-1]
         attempt.state, attempt.endDate, attempt.exitCode = result.state, now, result.exit_code
-        if result.outputs:
-            tr.outputs = {**tr.outputs, **result.outputs}
-        tr.error = result.error
+        if result.outputs:  # a secret a task outputs is masked, as in its logs (README: secrets)
+            tr.outputs = {**tr.outputs, **self.renderer.mask_deep(result.outputs)}
+        tr.error = self.renderer.mask(result.error) if result.error else result.error
         if result.state == State.FAILED and self.retry_later(ex, tr, now):
             self._memo_for(ex).changed(tr)
             return
@@ -449,7 +449,7 @@ class Walk:
                 tr.attempts.append(Attempt(state=State.RUNNING, startDate=self.now))
                 tr.state = State.RUNNING
                 result = task.evaluate(self, tr)  # type: ignore[attr-defined]
-                tr.outputs = result or {}
+                tr.outputs = self.renderer.mask_deep(result or {})
                 _finish(task, tr, State.SUCCESS, self.now, self.engine.retries.get(task.id))
                 self.outputs_changed(tr)
             elif task.kind == "flowable":

@@ -14,6 +14,8 @@ from jinja2.runtime import Macro
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
+from kflow import redact
+
 from . import dates
 from .filters import FILTERS
 from .functions import FUNCTIONS, int_range
@@ -285,7 +287,9 @@ class Renderer:
         self._now = now or (lambda: datetime.now(UTC))
         dates.zone(default_timezone)  # fail fast on an unknown zone
         self.default_timezone = default_timezone
-        self.secret_values: set[str] = set()
+        # What mask() redacts: the values secret() returned and, at once, every SECRET_* it could return
+        # (a task's own process may render one this renderer never sees).
+        self.secret_values: set[str] = redact.values_from_env(self.secrets)
         # The KV store `kv()` and the kv.* tasks use (a kflow.kv.KVStore; None: no store here).
         self.kv: Any = None
         # What read()/fileExists()/fileSize()/fileEmpty() read (kflow.runner.file_reader.LocalFiles).
@@ -333,12 +337,19 @@ class Renderer:
         return value
 
     def mask(self, text: str) -> str:
+        """`text` with every secret this renderer knows redacted (kflow/redact.py)."""
         if not self.secret_values or not isinstance(text, str):
             return text
-        for secret in sorted(self.secret_values, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "******")
-        return text
+        return redact.text(text, self.secret_values)
+
+    def add_secrets(self, env: Mapping[str, str]) -> None:
+        """More `SECRET_*` entries (the operator's, read from its secretsFrom Secret), masked at once."""
+        self.secrets = {**self.secrets, **env}
+        self.secret_values |= redact.values_from_env(env)
+
+    def mask_deep(self, value: Any) -> Any:
+        """Outputs and other JSON-like values, every string redacted."""
+        return redact.deep(value, self.secret_values) if self.secret_values else value
 
     # used by the render()/renderOnce() functions while a rendering is in progress
     def _render_nested(self, value: str, context: dict[str, Any], recursive: bool) -> str:

@@ -20,6 +20,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def masking(post_event: Any, driver: Any) -> Any:
+    """`post_event` with its message masked by the driver's renderer (which knows the secrets)."""
+    post = post_event or (lambda *a, **k: None)
+    return lambda kind, reason, message: post(kind, reason, driver.renderer.mask(str(message)))
+
+
 class StatusWriter:
     """Uses the driver's kube, ns, name, config, shared, logs, chunks, spilled, outputs_of, previews,
     waiting, last_status, labels_synced, flow_generation and post_event."""
@@ -39,6 +45,7 @@ class StatusWriter:
     labels_synced: dict[str, str] | None
     flow_generation: int | None
     post_event: Any
+    renderer: Any
 
     async def _load_spilled(self, status: dict[str, Any]) -> None:
         for ref in status.get("outputsRefs") or []:
@@ -107,6 +114,7 @@ class StatusWriter:
         return getattr(self, "claim", None) is not False
 
     async def _patch(self, body: dict[str, Any], status: dict[str, Any]) -> None:
+        status = self.renderer.mask_deep(status)  # no secret in the status, whatever a task output
         await self.kube.patch_status(self.ns, PLURAL, self.name, status)
         self.last_status = {**(self.last_status or body.get("status") or {}), **status}
         key = (self.ns, body["spec"]["flowRef"]["name"])

@@ -36,7 +36,7 @@ from kflow.k8s import (
 )
 from kflow.k8s import naming as n
 from kflow.k8s import volumes as shared_files
-from kflow.k8s.execution_status import StatusWriter, utcnow
+from kflow.k8s.execution_status import StatusWriter, masking, utcnow
 from kflow.k8s.shared import Shared
 from kflow.model.flow import Flow, parse_flow
 from kflow.runner.storage import ExecutionStorage
@@ -69,7 +69,7 @@ class Driver(StatusWriter):
         self.config = shared.config
         self.ns = namespace
         self.name = name
-        self.post_event = post_event or (lambda *a, **k: None)
+        self.post_event = masking(post_event, self)  # events carry no secret either
         self.flow: Flow | None = None
         self.flow_name: str | None = None
         self.flow_generation: int | None = None
@@ -133,6 +133,7 @@ class Driver(StatusWriter):
             return now + timedelta(seconds=exc.delay)
         except FlowInvalid as exc:
             return await self._fail_early(body, "InvalidFlow", "; ".join(str(p) for p in exc.problems))
+        await self._secret_keys(flow)  # the renderer knows the secrets before anything renders
         engine = Engine(flow, self.renderer)
         if not status.get("state") or (not status.get("taskRuns") and status.get("state") == "CREATED"):
             try:
@@ -174,14 +175,14 @@ class Driver(StatusWriter):
         return next((t for t in self.flow.all_tasks() if t.id == task_id), None) if self.flow else None
 
     async def _secret_keys(self, flow: Flow) -> list[str] | None:
-        """The secretsFrom keys this execution's pods get (None: all); read once per driver."""
+        """The secretsFrom keys this execution's pods get (None: all), read once per driver; the
+        renderer gets their values too: inline tasks render secret(), everything written is masked."""
         if self._secrets is False:
             from kflow.k8s import secret_refs
 
-            referenced = secret_refs.referenced_keys(flow.as_json())
-            keys = await self.kube.secret_keys(self.ns, self.config.secrets_from) \
-                if referenced is not None and self.config.secrets_from else None
-            self._secrets = None if keys is None else secret_refs.pod_keys(keys, referenced or [])
+            data = await self.kube.secret_data(self.ns, self.config.secrets_from) if self.config.secrets_from else None
+            self._secrets, env = secret_refs.for_execution(data, secret_refs.referenced_keys(flow.as_json()))
+            self.renderer.add_secrets(env)
         return self._secrets  # type: ignore[return-value]
 
     def _uses_kv(self, flow: Flow) -> bool:

@@ -110,15 +110,18 @@ class Kube:
                 return None
             raise
 
-    async def secret_keys(self, ns: str, name: str) -> list[str] | None:
-        """The key names of a Secret (its values are dropped at once); None when it does not exist."""
+    async def secret_data(self, ns: str, name: str) -> dict[str, str] | None:
+        """A Secret's entries as text (what a pod's environment gets); None when it does not exist."""
+        import base64
+
         try:
             secret = await self._call(self.core.read_namespaced_secret, name, ns)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
-        return sorted({*(secret.data or {}), *(secret.string_data or {})})
+        data = {k: base64.b64decode(v or "").decode("utf-8", "replace") for k, v in (secret.data or {}).items()}
+        return {**data, **(secret.string_data or {})}
 
     async def patch_config_map(self, ns: str, name: str, data: dict[str, str]) -> None:
         await self._call(self.core.patch_namespaced_config_map, name, ns, {"data": data})

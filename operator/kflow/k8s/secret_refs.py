@@ -49,3 +49,12 @@ def pod_keys(secret_keys: list[str], referenced: list[str]) -> list[str]:
 def pod_env(secret_name: str, keys: list[str]) -> list[dict[str, Any]]:
     return [{"name": k, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": k, "optional": True}}}
             for k in keys]
+
+
+def for_execution(data: dict[str, str] | None,
+                  referenced: list[str] | None) -> tuple[list[str] | None, dict[str, str]]:
+    """Of a Secret's entries (`data`; None: no such Secret): the keys an execution's pods get (None: the
+    whole Secret), and the entries the operator's own renderer gets, the same ones: inline tasks (Log,
+    Return) then render `secret()` as a pod does, and every value is masked (kflow/redact.py)."""
+    keys = None if data is None or referenced is None else pod_keys(sorted(data), referenced)
+    return keys, {k: v for k, v in (data or {}).items() if keys is None or k in keys}
