@@ -59,18 +59,31 @@ class StatusWriter:
                 self.spilled[run_id] = ref
 
     async def _spill(self, body: dict[str, Any], ex: Execution) -> dict[str, dict]:
+        """Outputs past the inline budget into ConfigMaps: one write per ConfigMap per pass (a ForEach of
+        2,000 engine tasks used to make 2,000 sequential patches), recorded once all writes went through."""
         inline, spill = snapshot.split_outputs(ex, set(self.spilled))
-        new = {k: v for k, v in spill.items() if k not in self.spilled}
-        for run_id, outputs in new.items():
+        chunks = dict(self.chunks)
+        fresh: set[str] = set()
+        batches: dict[str, dict[str, str]] = {}
+        for run_id, outputs in spill.items():
+            if run_id in self.spilled:
+                continue
             text = json.dumps(outputs, separators=(",", ":"), default=str)
-            ref = next((c for c, used in self.chunks.items() if used + len(text) < CHUNK_BYTES), None)
+            ref = next((c for c, used in chunks.items() if used + len(text) < CHUNK_BYTES), None)
             if ref is None:
-                ref = n.dns_label(f"{self.name}-outputs-{len(self.chunks)}")
-                await self.kube.create(resources.config_map(body, ref, {}, "outputs"))
-                self.chunks[ref] = 0
-            await self.kube.patch_config_map(self.ns, ref, {run_id: text})
-            self.chunks[ref] += len(text)
-            self.spilled[run_id] = ref
+                ref = n.dns_label(f"{self.name}-outputs-{len(chunks)}")
+                chunks[ref] = 0
+                fresh.add(ref)
+            batches.setdefault(ref, {})[run_id] = text
+            chunks[ref] += len(text)
+        for ref, data in batches.items():
+            if ref in fresh:  # created with its first outputs (a 409: left by an earlier pass, patched)
+                _, created = await self.kube.create(resources.config_map(body, ref, data, "outputs"))
+                if created:
+                    continue
+            await self.kube.patch_config_map(self.ns, ref, data)
+        self.chunks = chunks
+        self.spilled.update({run_id: ref for ref, data in batches.items() for run_id in data})
         return inline
 
     async def _persist(self, body: dict[str, Any], ex: Execution, now: datetime) -> None:
