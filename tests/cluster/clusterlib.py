@@ -103,6 +103,33 @@ def node_address() -> str:
     raise RuntimeError(f"{STATE}/env has no KFLOW_NODE_IP: run `make cluster-up`")
 
 
+# ---- stopping and restarting the cluster's own processes (resilience and chaos tests) ----------------
+def component_pid(name: str) -> int:
+    return int((STATE / "pids" / f"{name}.pid").read_text())
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_component(name: str, sig: int = 9) -> int:
+    """Signal a component (default SIGKILL: no clean-up) and wait until it is gone; return its old pid."""
+    old = component_pid(name)
+    os.kill(old, sig)
+    poll(f"{name} to exit", lambda: not alive(old), 30, every=0.1)
+    return old
+
+
+def restart_missing() -> None:
+    """`up.sh`: starts exactly the components that are not running and waits until the cluster is healthy."""
+    r = subprocess.run([str(REPO / "tests/cluster/up.sh")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
 def shell_pod(name: str, script: str, **spec) -> dict:
     """A restartPolicy: Never pod running `sh -c script` in the shell stand-in image."""
     container = {"name": "main", "image": SHELL_IMAGE, "command": ["sh", "-c", script]}

@@ -8,29 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 
 import pytest
-from clusterlib import REPO, STATE, Cluster, poll, shell_pod
+from clusterlib import Cluster, alive, poll, shell_pod
+from clusterlib import component_pid as pid
+from clusterlib import restart_missing as up
 
 pytestmark = pytest.mark.cluster
-
-
-def pid(name: str) -> int:
-    return int((STATE / "pids" / f"{name}.pid").read_text())
-
-
-def alive(p: int) -> bool:
-    try:
-        with open(f"/proc/{p}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def up() -> None:
-    r = subprocess.run([str(REPO / "tests/cluster/up.sh")], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
 
 
 def node_ready(cluster: Cluster) -> str:

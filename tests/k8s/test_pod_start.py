@@ -99,3 +99,42 @@ def test_pods_of_one_execution_share_a_node_when_its_volume_is_read_write_once()
     rwx = OperatorConfig(storage_access_mode="ReadWriteMany")
     assert "affinity" not in pod(rwx)["spec"]
     assert storage_pvc(ex, rwx)["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert "tolerations" not in rwo["spec"]  # the API server adds its default 300 s (the operator's default)
+    lost = pod(OperatorConfig.from_env({"KFLOW_NODE_LOST_SECONDS": "20"}))["spec"]["tolerations"]
+    assert lost == [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
+                     "tolerationSeconds": 20} for t in ("not-ready", "unreachable")]
+
+
+def _deleting(seconds_ago: float, reason: str | None = None) -> dict:
+    pod = _pod({"phase": "Running"})
+    pod["metadata"]["deletionTimestamp"] = (T0 - timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
+    if reason:
+        pod["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True", "reason": reason,
+                                        "message": "Taint manager: deleting due to NoExecute taint"}]
+    return pod
+
+
+def test_a_pod_deleted_under_its_task_says_by_whom_and_fails_once_its_kubelet_cannot_finish_it():
+    assert results.deleted(_pod({"phase": "Running"}), T0) is None
+    why, now = results.deleted(_deleting(1), T0)  # a user's `kubectl delete pod`: kubelet ends it
+    assert why == "pod p was deleted while its task ran (by a user or a controller)" and not now
+    assert results.deleted(_deleting(results.DELETE_GRACE_SLACK_SECONDS), T0)[1]  # no kubelet ended it
+    why, now = results.deleted(_deleting(0, "DeletionByTaintManager"), T0)  # its node is lost
+    assert now and why == ("pod p was deleted while its task ran (DeletionByTaintManager: Taint manager: deleting "
+                           "due to NoExecute taint)")
+    assert "by a user, an eviction or the loss of its node" in results.gone("p")
+
+
+def test_a_running_pod_whose_node_stopped_answering_fails_after_the_allowed_time():
+    marked = {"phase": "Running", "containerStatuses": [{"name": "task", "state": {"running": {}}}],
+              "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2026-12-03T08:00:00Z"}]}
+    pod = {**_pod(marked), "spec": {"nodeName": "kflow-node"}}
+    assert results.node_lost(pod, T0 + timedelta(seconds=19), 20) is None
+    assert results.node_lost(pod, T0 + timedelta(seconds=25), 20) == (
+        "node kflow-node of pod p stopped answering: the pod has not been Ready for PT25S, over the PT20S allowed "
+        "(chart value execution.nodeLostSeconds)")
+    ended = {**marked, "containerStatuses": [{"name": "task", "state": {"terminated": {"exitCode": 0}}}]}
+    assert results.node_lost(_pod(ended), T0 + timedelta(hours=1), 20) is None  # the kubelet said it ended
+    ready = {**marked, "conditions": [{**marked["conditions"][0], "status": "True"}]}
+    assert results.node_lost(_pod(ready), T0 + timedelta(hours=1), 20) is None
+    assert OperatorConfig.from_env({}).node_lost_seconds == 300

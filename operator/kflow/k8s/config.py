@@ -25,6 +25,9 @@ class OperatorConfig:
     # How long a task pod may sit unable to start (Unschedulable, a missing Secret, an unbound PVC) before
     # its attempt fails; kubelet and scheduler retry those forever.
     start_deadline_seconds: float = 300.0
+    # Seconds a running task pod waits for its NotReady or unreachable node before its attempt fails (retries
+    # apply): its NoExecute tolerations, and the operator's own check (a one-node cluster never evicts).
+    node_lost_seconds: int = 300
     run_as_user: int = 1000
     secrets_from: str | None = None
     worker_command: list[str] = field(default_factory=lambda: ["kflow", "worker"])
@@ -37,6 +40,7 @@ class OperatorConfig:
         env = dict(os.environ if env is None else env)
         ttl = env.get("KFLOW_POD_TTL_SECONDS")
         execution_ttl = env.get("KFLOW_EXECUTION_TTL_SECONDS")
+        node_lost = env.get("KFLOW_NODE_LOST_SECONDS")
         return cls(
             runtime_image=env.get("KFLOW_RUNTIME_IMAGE", cls.runtime_image),
             storage_class=env.get("KFLOW_STORAGE_CLASS") or None,
@@ -46,6 +50,7 @@ class OperatorConfig:
             execution_ttl_seconds=int(execution_ttl) if execution_ttl else None,
             keep_volume=env.get("KFLOW_KEEP_VOLUME", "false").lower() in ("1", "true", "yes"),
             start_deadline_seconds=float(env.get("KFLOW_START_DEADLINE_SECONDS") or cls.start_deadline_seconds),
+            node_lost_seconds=int(node_lost) if node_lost else cls.node_lost_seconds,
             run_as_user=int(env.get("KFLOW_RUN_AS_USER", "1000")),
             secrets_from=env.get("KFLOW_SECRETS_FROM") or None,
             worker_command=(env.get("KFLOW_WORKER_COMMAND") or "kflow worker").split(),

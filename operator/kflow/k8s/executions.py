@@ -28,8 +28,8 @@ from kflow.k8s import (
     kvstore,
     lifecycle,
     logstore,
+    pod_outcome,
     resources,
-    results,
     snapshot,
     subflows,
     workdirs,
@@ -46,7 +46,6 @@ from kflow.tasks.core import log_fetch
 from kflow.tasks.flow import working_directory as wdir
 from kflow.tasks.flow.foreach_item import ForEachItem
 from kflow.tasks.flow.waitfor import flat_iterations
-from kflow.tasks.scripts.common import ScriptTask
 from kflow.worker import build_spec
 
 log = logging.getLogger("kflow.executions")
@@ -278,44 +277,7 @@ class Driver(StatusWriter):
 
     async def pod_result(self, engine: Engine, ex: Execution, tr: Any, task: Any, pod_name: str) \
             -> TaskRunResult | None:
-        """The result of the attempt's pod once it ended (or failed to start); None while it runs."""
-        attempt = len(tr.attempts)
-        pod = await self._pod(pod_name)
-        if pod is None:
-            return TaskRunResult(tr.id, attempt, State.FAILED, {}, f"pod {pod_name} disappeared before it finished")
-        stuck = results.pod_stuck(pod)
-        if stuck:  # kubelet would retry forever: fail the attempt (and stop the pod) instead of hanging
-            await self.kube.delete_pod(self.ns, pod_name)
-            return TaskRunResult(tr.id, attempt, State.FAILED, {}, stuck)
-        problem = results.start_problem(pod, utcnow(), self.config.start_deadline_seconds)
-        if problem is not None:
-            why, late = problem
-            if late:  # the scheduler / kubelet would keep trying: fail the attempt (retries apply)
-                self.waiting.pop(tr.id, None)
-                await self.kube.delete_pod(self.ns, pod_name)
-                return TaskRunResult(tr.id, attempt, State.FAILED, {}, why)
-            if self.waiting.get(tr.id) != why:
-                self.post_event("Warning", "TaskPending", f"task run {tr.id} attempt {attempt}: {why}"[:1000])
-            self.waiting[tr.id] = why
-            return None
-        self.waiting.pop(tr.id, None)
-        if not results.pod_finished(pod):
-            return None
-        timeout = _timeout(task)
-        script = isinstance(task, ScriptTask)
-        logs = await self.kube.pod_log(self.ns, pod_name, "task") if results.needs_logs(pod, script) else ""
-        self.logs.pod_log(tr.taskId, tr.id, attempt, logs or await self.kube.pod_log(self.ns, pod_name, "task"))
-        if script:
-            workdir = workdirs.relative(engine, ex, tr.id, attempt)
-            storage = self._storage(engine.flow)
-            result = results.script_result(tr.id, attempt, pod, logs, timeout, task.outputFiles or [],
-                                           lambda rel, w=workdir, s=storage: s.uri_for_relative(w + rel),
-                                           lambda level, msg: None)
-        else:
-            result = results.builtin_result(tr.id, attempt, pod, logs, timeout)
-        if result.preview:
-            self.previews[tr.id] = result.preview
-        return result
+        return await pod_outcome.pod_result(self, engine, ex, tr, task, pod_name)
 
     async def _carry_out(self, engine: Engine, ex: Execution, body: dict[str, Any],
                          actions: list[Any]) -> datetime | None:
@@ -389,11 +351,3 @@ class Driver(StatusWriter):
         if tr is not None and tr.attempts:
             await self.kube.delete_pod(self.ns, n.pod_name(self.name, tr.id, len(tr.attempts)))
 
-
-def _timeout(task: Any) -> timedelta | None:
-    from kflow.model.common import is_template
-    from kflow.model.durations import parse_duration
-
-    if not task.timeout or is_template(task.timeout):
-        return None
-    return parse_duration(task.timeout)

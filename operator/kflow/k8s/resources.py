@@ -102,6 +102,10 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
     }
     if init:
         spec["initContainers"] = init
+    if config.node_lost_seconds != 300:  # else the API server's default tolerations say the same
+        spec["tolerations"] = [{"key": f"node.kubernetes.io/{taint}", "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": config.node_lost_seconds}
+                               for taint in ("not-ready", "unreachable")]
     if claim and config.storage_access_mode == "ReadWriteOnce":
         spec["affinity"] = same_node_as_running_pods(exec_name)
     if timeout is not None:

@@ -35,6 +35,56 @@ def pod_stuck(pod: dict[str, Any]) -> str | None:
     return None
 
 
+# DisruptionTarget reasons (set by the control plane when it deletes a pod) that mean the node is gone or
+# unreachable: its kubelet may never finish the pod, so the attempt fails at once instead of waiting.
+_NODE_LOST = ("DeletionByTaintManager", "DeletionByPodGC")
+DELETE_GRACE_SLACK_SECONDS = 15.0
+
+
+def deleted(pod: dict[str, Any], now: datetime) -> tuple[str, bool] | None:
+    """(why the pod is being deleted, whether to fail its attempt now) for a pod deleted by someone other
+    than the operator (a user, an eviction, the node's loss), or None. A pod whose kubelet answers ends
+    within its grace period (its result then says what happened); one that is still there well after
+    that, or whose node is lost, fails now: it would hang the execution."""
+    meta = pod.get("metadata") or {}
+    when = meta.get("deletionTimestamp")
+    if not when:
+        return None
+    cond = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "DisruptionTarget" and c.get("status") == "True"), None)
+    detail = f"{cond.get('reason')}: {cond.get('message')}" if cond else "by a user or a controller"
+    why = f"pod {meta.get('name')} was deleted while its task ran ({detail})"
+    late = (now - _parse_time(when)).total_seconds() >= DELETE_GRACE_SLACK_SECONDS
+    return why, bool(cond and cond.get("reason") in _NODE_LOST) or late
+
+
+def node_lost(pod: dict[str, Any], now: datetime, seconds: float) -> str | None:
+    """Why the running pod's node counts as lost, or None. When a node stops answering, the node controller
+    marks its pods not Ready (MarkPodsNotReady) while their containers still read running: a state the
+    kubelet itself never reports for a task pod (no readiness probes). A one-node (or fully down) cluster
+    never evicts, so the operator decides after `seconds`, as a NoExecute toleration would."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        return None
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    containers = status.get("containerStatuses") or []
+    if not ready or ready.get("status") != "False" or not ready.get("lastTransitionTime") or not containers \
+            or not all("running" in (cs.get("state") or {}) for cs in containers):
+        return None
+    lost_for = (now - _parse_time(ready["lastTransitionTime"])).total_seconds()
+    if lost_for < seconds:
+        return None
+    node = (pod.get("spec") or {}).get("nodeName") or "its node"
+    limit = format_duration(timedelta(seconds=seconds))
+    return (f"node {node} of pod {(pod.get('metadata') or {}).get('name')} stopped answering: the pod has not "
+            f"been Ready for {format_duration(timedelta(seconds=int(lost_for)))}, over the {limit} allowed "
+            "(chart value execution.nodeLostSeconds)")
+
+
+def gone(pod_name: str) -> str:
+    return (f"pod {pod_name} was deleted before it finished (by a user, an eviction or the loss of its node)")
+
+
 # Reasons that may clear up on their own (a Secret created later, a node freed, a volume bound): the
 # attempt waits for them, with the reason in the Execution, and fails after the start deadline.
 _WAITING = ("CreateContainerConfigError",)
