@@ -1,16 +1,19 @@
 """Backfill throughput and operator memory: an hourly CronTrigger backfilled over one year (8,760 ticks).
 
-The flow is one Return task (evaluated inside the operator: no pods), `maxActive: 20`. The bench starts its
+The flow is one Return task (evaluated inside the operator: no pods), `maxActive: 20`; with `--pods` it is one
+shell task instead (one task pod per execution; run it over fewer days, e.g. `--pods --days 7` = 168
+executions, and extrapolate: the bench prints the full-year time at the rate measured). The bench starts its
 own operator process watching only its namespace, and samples every 0.5 s:
 - the trigger's status.backfill (created / active / succeeded), its max `active` (must stay <= 20);
-- the operator's RSS (VmRSS of /proc/<pid>/status), reported around 0, 4,000 and 8,760 executions.
+- the operator's RSS (VmRSS of /proc/<pid>/status), reported around 0, 4,000 (or half the ticks,
+  when fewer) and all executions.
 At the end it checks, from the executions themselves, that no more than 20 were active at once (interval
 [first history entry, endDate] of each), and prints executions created per second.
 
 Backfill executions are never deleted by history limits (they are the record `reprocess` decides from):
 all 8,760 accumulate, each with its flow-snapshot ConfigMap.
 
-Run (control plane up: `make cluster-up`): python bench/backfill.py [--days 365] [--max-active 20]
+Run (control plane up: `make cluster-up`): python bench/backfill.py [--days 365] [--max-active 20] [--pods]
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from clusterlib import Cluster  # noqa: E402
 FLOW = {"apiVersion": "kflow.dev/v1alpha1", "kind": "Flow", "metadata": {"name": "hourly"},
         "spec": {"id": "hourly", "namespace": "bench", "tasks": [
             {"id": "r", "type": "io.kestra.plugin.core.debug.Return", "format": "{{ trigger.date }}"}]}}
+SHELL_TASK = {"id": "r", "type": "io.kestra.plugin.scripts.shell.Commands", "commands": ["echo {{ trigger.date }}"]}
 
 
 def rss_mb(pid: int) -> float:
@@ -60,11 +64,16 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--max-active", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="keep the namespace afterwards")
+    ap.add_argument("--pods", action="store_true", help="the flow is one shell task (a pod per execution)")
     args = ap.parse_args()
+    flow = FLOW
+    if args.pods:
+        flow = {**FLOW, "spec": {**FLOW["spec"], "tasks": [SHELL_TASK]}}
     cluster = Cluster()
     cluster.kubectl("apply", "-f", str(REPO / "crds"))
     ns = cluster.new_namespace(prefix="bench")
-    env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig, "PYTHONUNBUFFERED": "1"}
+    env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig, "PYTHONUNBUFFERED": "1",
+           "KFLOW_RUNTIME_IMAGE": "kflow:dev", "KFLOW_KEEP_VOLUME": "false"}
     log = open(REPO / ".cluster" / "logs" / "bench-backfill-operator.log", "w")  # noqa: SIM115 (outlives us)
     op = subprocess.Popen([sys.executable, "-m", "kflow.cli", "operator", "-n", ns, "--liveness",
                            "http://127.0.0.1:18731/healthz"], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -78,19 +87,24 @@ def main() -> int:
                             "backfill": {"start": "2023-01-01T00:00:00Z", "end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                          "maxActive": args.max_active}}}
         rss0 = rss_mb(op.pid)
-        cluster.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump_all([FLOW, trigger]))
+        cluster.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump_all([flow, trigger]))
         t0 = time.monotonic()
         samples: list[tuple[float, int, int, float]] = []  # (t, created, active, rss)
         marks: dict[int, tuple[float, float]] = {}
         total = None
+        pods_alive = 0  # --pods: most task pods not yet ended at one sample
         while True:
+            if args.pods:
+                alive = [p for p in cluster.core.list_namespaced_pod(ns, label_selector="kflow.dev/execution").items
+                         if p.status.phase not in ("Succeeded", "Failed")]
+                pods_alive = max(pods_alive, len(alive))
             obj = cluster.custom.get_namespaced_custom_object("kflow.dev", "v1alpha1", ns, "crontriggers", "h")
             bf = (obj.get("status") or {}).get("backfill") or {}
             created, active, done = bf.get("created") or 0, bf.get("active") or 0, bf.get("succeeded") or 0
             total = bf.get("total") or total
             now, rss = time.monotonic() - t0, rss_mb(op.pid)
             samples.append((now, created, active, rss))
-            for mark in (0, 4000, total or 10**9):
+            for mark in (0, min(4000, (total or 8000) // 2), total or 10**9):
                 if created >= mark and mark not in marks:
                     marks[mark] = (now, rss)
             if total and done + (bf.get("failed") or 0) >= total:
@@ -101,7 +115,9 @@ def main() -> int:
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
         print(f"ticks: {total}; all finished after {elapsed:.1f} s -> {total / elapsed:.1f} executions/s "
-              "(created and run)")
+              f"(created and run){'; one task pod each' if args.pods else ''}")
+        year = 8760 / (total / elapsed)
+        print(f"  a 365-day hourly backfill (8,760 ticks) at this rate: {year / 60:.1f} min")
         print(f"operator RSS before the backfill: {rss0:.1f} MB")
         for mark, (t, rss) in sorted(marks.items()):
             print(f"  at {mark:>5} executions created (t={t:6.1f} s): RSS {rss:.1f} MB")
@@ -111,6 +127,8 @@ def main() -> int:
         print(f"  creation rate, first half {sum(rate[:half]) / max(half, 1):.1f}/s, second half "
               f"{sum(rate[half:]) / max(len(rate) - half, 1):.1f}/s")
         print(f"max active seen in status.backfill.active: {max(s[2] for s in samples)} (limit {args.max_active})")
+        if args.pods:
+            print(f"most task pods not ended at one sample: {pods_alive} (limit {args.max_active})")
         items = cluster.custom.list_namespaced_custom_object("kflow.dev", "v1alpha1", ns, "executions")["items"]
         events = []
         for e in items:

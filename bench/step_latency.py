@@ -15,7 +15,10 @@ ratio, first with one chain (`--rounds` times), then with `--concurrent` chains 
 skip). Targets: whole step median <= 100 ms over the floor, alone and with 20 concurrent executions.
 Needs the local cluster (make cluster-up) and the CRDs applied; starts its own operator.
 
-Run: python bench/step_latency.py [--tasks 20] [--rounds 3] [--concurrent 20] [--concurrent-tasks 5]
+`--floor-init` adds a third loop, of bare pods with an init container (`true`, same image), the shape of a
+script task's pod: how much of the whole step is the pod's structure rather than the operator.
+
+Run: python bench/step_latency.py [--tasks 20] [--rounds 3] [--concurrent 20] [--concurrent-tasks 5] [--floor-init]
 """
 
 from __future__ import annotations
@@ -94,22 +97,25 @@ def follow(core: client.CoreV1Api, ns: str, selector: str, chains: int, steps: i
     return create, whole
 
 
-def pod_manifest(name: str, run: str) -> dict:
+def pod_manifest(name: str, run: str, init: bool = False) -> dict:
     sec = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
            "seccompProfile": {"type": "RuntimeDefault"}}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": run}},
-            "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
-                     "securityContext": {"runAsUser": 1000, "runAsNonRoot": True},
-                     "containers": [{"name": "c", "image": "python:3.11-alpine", "command": ["/bin/sh", "-c", "true"],
-                                     "securityContext": sec}]}}
+    container = {"name": "c", "image": "python:3.11-alpine", "command": ["/bin/sh", "-c", "true"],
+                 "securityContext": sec}
+    spec = {"restartPolicy": "Never", "automountServiceAccountToken": False,
+            "securityContext": {"runAsUser": 1000, "runAsNonRoot": True}, "containers": [container]}
+    if init:  # the shape of a script task's pod: an init container, then the task's container
+        spec["initContainers"] = [{**container, "name": "init"}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": run}}, "spec": spec}
 
 
-def floor(core: client.CoreV1Api, ns: str, steps: int, chains: int = 1) -> tuple[list[float], list[float]]:
+def floor(core: client.CoreV1Api, ns: str, steps: int, chains: int = 1,
+          init: bool = False) -> tuple[list[float], list[float]]:
     run = f"floor-{uuid.uuid4().hex[:5]}"
     pool = ThreadPoolExecutor(8)
 
     def create(c: int, i: int) -> None:
-        pool.submit(core.create_namespaced_pod, ns, pod_manifest(f"{run}-{c}-{i}", run))
+        pool.submit(core.create_namespaced_pod, ns, pod_manifest(f"{run}-{c}-{i}", run, init))
 
     def key_of(name: str, _labels: dict) -> Key | None:
         parts = name.rsplit("-", 2)
@@ -154,14 +160,19 @@ def stats(xs: list[float]) -> tuple[float, float]:
     return statistics.median(xs), xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
 
 
-def report(title: str, ours: tuple[list[float], list[float]], bare: tuple[list[float], list[float]]) -> None:
+def report(title: str, ours: tuple[list[float], list[float]], bare: tuple[list[float], list[float]],
+           with_init: tuple[list[float], list[float]] | None = None) -> None:
     print(f"\n{title}")
-    for label, k, b in (("create (Succeeded -> next pod ADDED)", ours[0], bare[0]),
-                        ("whole step (Succeeded -> next container started)", ours[1], bare[1])):
+    labels = ("create (Succeeded -> next pod ADDED)", "whole step (Succeeded -> next container started)")
+    for i, label in enumerate(labels):
+        k, b = ours[i], bare[i]
         (om, op95), (bm, bp95) = stats(k), stats(b)
         print(f"  {label}:")
         print(f"    kflow operator: median {om * 1000:.1f} ms, p95 {op95 * 1000:.1f} ms over {len(k)} steps")
         print(f"    bare floor:     median {bm * 1000:.1f} ms, p95 {bp95 * 1000:.1f} ms over {len(b)} steps")
+        if with_init:
+            im, ip95 = stats(with_init[i])
+            print(f"    floor, pods with an init container: median {im * 1000:.1f} ms, p95 {ip95 * 1000:.1f} ms")
         print(f"    over the floor: median {(om - bm) * 1000:+.1f} ms, p95 {(op95 - bp95) * 1000:+.1f} ms; "
               f"ratio of medians {om / bm:.2f}")
     print("  targets: whole step median <= 100 ms over the floor")
@@ -173,6 +184,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrent", type=int, default=20, help="chains at once in the second part (0: skip)")
     parser.add_argument("--concurrent-tasks", type=int, default=5, help="steps per chain in the second part")
+    parser.add_argument("--floor-init", action="store_true",
+                        help="also a floor of pods with an init container (the shape of a script task's pod)")
     args = parser.parse_args()
     from clusterlib import Cluster
     from operator_harness import Operator
@@ -186,17 +199,23 @@ def main() -> None:
     try:
         ours: tuple[list[float], list[float]] = ([], [])
         bare: tuple[list[float], list[float]] = ([], [])
+        init: tuple[list[float], list[float]] = ([], [])
         for r in range(args.rounds):
-            runs = (bare, floor(cluster.core, ns, args.tasks)), (ours, kflow_chains(cluster, ns, args.tasks))
+            runs = [(bare, floor(cluster.core, ns, args.tasks)), (ours, kflow_chains(cluster, ns, args.tasks))]
+            if args.floor_init:
+                runs.append((init, floor(cluster.core, ns, args.tasks, init=True)))
             for acc, got in runs:
                 acc[0].extend(got[0])
                 acc[1].extend(got[1])
             print(f"round {r + 1} done", flush=True)
-        report(f"alone: one chain of {args.tasks} tasks, {args.rounds} round(s)", ours, bare)
+        report(f"alone: one chain of {args.tasks} tasks, {args.rounds} round(s)", ours, bare,
+               init if args.floor_init else None)
         if args.concurrent:
             bare_n = floor(cluster.core, ns, args.concurrent_tasks, args.concurrent)
             ours_n = kflow_chains(cluster, ns, args.concurrent_tasks, args.concurrent)
-            report(f"concurrent: {args.concurrent} chains of {args.concurrent_tasks} tasks at once", ours_n, bare_n)
+            init_n = floor(cluster.core, ns, args.concurrent_tasks, args.concurrent, True) if args.floor_init else None
+            report(f"concurrent: {args.concurrent} chains of {args.concurrent_tasks} tasks at once", ours_n, bare_n,
+                   init_n)
     finally:
         op.stop()
         cluster.delete_namespace(ns)
