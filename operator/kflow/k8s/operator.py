@@ -105,6 +105,8 @@ class LiveExecution:
     body: dict[str, Any]  # the latest seen on the watch (spec edits such as kill)
     stopped: Stopped = field(default_factory=Stopped)
     task: asyncio.Task | None = None
+    # Seen without a status (nobody has started it) and not driven yet: the first pass needs no GET.
+    new: bool = False
 
 
 @kopf.on.event(GROUP, VERSION, "executions")
@@ -138,7 +140,7 @@ async def track_execution(type: str, name: str, namespace: str, body: Any, spec:
     elif (_live(status) and key not in shared.finished) or requests.pending(meta, status):
         shared.finished.discard(key)  # a restart or resume request brings an ended execution back
         _stop_ending(shared, key)
-        live = shared.drivers[key] = LiveExecution(dict(body))
+        live = shared.drivers[key] = LiveExecution(dict(body), new=not status)
         live.task = asyncio.create_task(_drive(shared, namespace, name, live), name=f"execution {namespace}/{name}")
     elif not _live(status) and status.get("endDate") and key not in shared.ending:
         _after_end(shared, namespace, name, dict(spec), dict(status))  # ended while no operator of ours ran
@@ -192,7 +194,12 @@ async def drive_execution(shared: Shared, namespace: str, name: str, live: LiveE
     try:
         while not stopped:
             wake.clear()
-            if driver.last_status is None:
+            if driver.last_status is None and live.new:
+                # A new execution's first pass: the watch's body is all there is (no status was ever
+                # written), so no GET. A later driver of it (after a failure) reads the API again.
+                live.new = False
+                fresh = dict(live.body)
+            elif driver.last_status is None:
                 # First pass of this process: what the API has now is the truth to resume from.
                 fresh = await shared.kube.get_custom(namespace, "executions", name)
                 if fresh is None:
