@@ -20,7 +20,7 @@ from . import dates
 from .jq import jq
 from .state import STATE
 from .undefined import KfUndefined
-from .values import MAX_ITEMS, ExprError, is_empty, java_str, to_json, to_str
+from .values import MAX_ITEMS, MAX_STRING, ExprError, is_empty, java_str, to_json, to_str
 
 FILTERS: dict[str, Callable[..., Any]] = {}
 
@@ -338,11 +338,18 @@ def escape_char(value: Any, type: Any = "single") -> Any:
     raise ExprError(f"Filter [escapeChar]: unknown type '{type}' (single, double or shell)")
 
 
+def _pad(prefix: Any, amount: Any) -> str:
+    unit, count = to_str(prefix), int(amount)
+    if len(unit) * count > MAX_STRING:  # `indent(1000000000)`: a 1 GB pad
+        raise ExprError(f"indent too large (more than {MAX_STRING} characters)")
+    return unit * count
+
+
 @filt("indent")
 def indent(value: Any, amount: Any, prefix: Any = " ") -> Any:
     if value is None:
         return None
-    pad = to_str(prefix) * int(amount)
+    pad = _pad(prefix, amount)
     lines = _s(value, "indent").split("\n")
     return "\n".join([lines[0]] + [pad + ln if ln else ln for ln in lines[1:]])
 
@@ -351,7 +358,7 @@ def indent(value: Any, amount: Any, prefix: Any = " ") -> Any:
 def nindent(value: Any, amount: Any, prefix: Any = " ") -> Any:
     if value is None:
         return None
-    pad = to_str(prefix) * int(amount)
+    pad = _pad(prefix, amount)
     return "\n" + "\n".join(pad + ln if ln else ln for ln in _s(value, "nindent").split("\n"))
 
 

@@ -122,9 +122,37 @@ def yaml_(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
+        check_aliases(value)
         return yaml.safe_load(value)
     except yaml.YAMLError as e:
         raise ExprError(f"Invalid YAML: {e}") from None
+
+
+def check_aliases(text: str) -> None:
+    """No recursive anchor (`&a [*a]`: a value containing itself), and at most MAX_ITEMS values once aliases
+    are expanded (a "billion laughs" document is a few lines that expand to gigabytes)."""
+    open_anchors: list[str | None] = []
+    counts = [0]  # values inside each open collection, aliases expanded
+    sizes: dict[str, int] = {}
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_anchors.append(event.anchor)
+            counts.append(0)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, inner = open_anchors.pop(), counts.pop()
+            counts[-1] += inner + 1
+            if anchor:
+                sizes[anchor] = inner + 1
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in open_anchors:
+                raise ExprError(f"Invalid YAML: alias *{event.anchor} inside its own anchor (a recursive value)")
+            counts[-1] += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            counts[-1] += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        if counts[-1] > MAX_ITEMS:
+            raise ExprError(f"Invalid YAML: more than {MAX_ITEMS} values once its aliases are expanded")
 
 
 def int_range(start: Any, end: Any, step: Any = 1) -> list[int]:

@@ -21,7 +21,7 @@ from .filters import FILTERS
 from .functions import FUNCTIONS, int_range
 from .pebble import Names, PebbleSyntaxError, Translation, translate
 from .state import MAX_ITERATIONS, STATE
-from .undefined import KfUndefined, MissingVariable, missing
+from .undefined import KfUndefined, MissingVariable, check_defined, missing
 from .values import (
     TESTS,
     ExprError,
@@ -269,6 +269,8 @@ def _render_typed(source: str, context: Mapping[str, Any]) -> Any:
         value = compiled.expr(context)
         if isinstance(value, KfUndefined):
             raise MissingVariable(value.path)
+        if isinstance(value, list | dict):
+            check_defined(value)
         if isinstance(value, Markup):
             value = str(value)
         if callable(value) or isinstance(value, Macro):

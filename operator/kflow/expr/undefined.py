@@ -38,3 +38,22 @@ def missing(path: str) -> KfUndefined:
 
 def is_undefined(value: object) -> bool:
     return isinstance(value, KfUndefined)
+
+
+def check_defined(value: object) -> None:
+    """Raise MissingVariable for an undefined value anywhere inside a list / map a typed rendering returns
+    (`{{ [outputs.nope.x] }}`): strict, as Pebble is, and no internal object reaches a task."""
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if id(item) in seen:  # a value containing itself
+                continue
+            seen.add(id(item))
+        if isinstance(item, KfUndefined):
+            raise MissingVariable(item.path)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)

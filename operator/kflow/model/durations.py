@@ -20,7 +20,10 @@ def parse_duration(text: str) -> timedelta:
     if not m or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
         raise ValueError(f"expected an ISO-8601 duration such as PT5M or PT0.5S, got {text!r}")
     parts = {k: float((v or "0").replace(",", ".")) for k, v in m.groupdict().items() if k != "sign"}
-    td = timedelta(days=parts["days"], hours=parts["hours"], minutes=parts["minutes"], seconds=parts["seconds"])
+    try:
+        td = timedelta(days=parts["days"], hours=parts["hours"], minutes=parts["minutes"], seconds=parts["seconds"])
+    except OverflowError:  # PT99999999999999999999H: timedelta's range is about 2.7 million years
+        raise ValueError(f"duration out of range, got {text!r}") from None
     return -td if m.group("sign") == "-" else td
 
 

@@ -12,6 +12,8 @@ from kflow.model.checks import check_expressions, check_plugin_types, check_trig
 from kflow.model.common import Retry, Strict, normalize_labels
 from kflow.model.defaults import apply_plugin_defaults, normalize_plugin_defaults
 from kflow.model.inputs import Input, InputType
+from kflow.model.problems import map_form_paths
+from kflow.model.problems import validation_problems as _problems
 from kflow.model.sla import SLA
 from kflow.model.suggest import closest, unknown_type
 from kflow.model.triggers import TRIGGER_ALIASES, TRIGGER_TYPES, Trigger
@@ -118,39 +120,6 @@ class Flow(Strict):
 
 
 # ---- parsing -------------------------------------------------------------------------------------
-
-_MESSAGES = {
-    "missing": "required property is missing",
-    "extra_forbidden": "Unrecognized field (not a property of this type)",
-    "too_short": "must not be empty",
-}
-
-
-def _loc_path(prefix: str, loc: tuple[Any, ...]) -> str:
-    path = prefix
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in ("function-after", "function-before", "function-wrap") or "[" in str(part):
-            continue
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
-def _problems(exc: ValidationError, prefix: str) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        msg = _MESSAGES.get(err["type"], err["msg"])
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err["type"] == "extra_forbidden":
-            msg = f'Unrecognized field "{err["loc"][-1]}"'
-        elif err["type"] == "literal_error":
-            msg = f"{err['msg']}, got {err.get('input')!r}"
-        out.append(Problem(_loc_path(prefix, err["loc"]), msg))
-    return out
-
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
@@ -298,9 +267,13 @@ def parse_flow(raw: Any, source: str | None = None, path_prefix: str = "",
 
         found += static_problems(flow, body, path_prefix)
     task_ids = set(parser.ids)
-    input_ids = {i.get("id") or i.get("name") for i in body.get("inputs") or [] if isinstance(i, dict)}
-    expr_errors, notes = check_expressions(body, task_ids, {str(i) for i in input_ids if i}, path_prefix)
+    raw_inputs = body.get("inputs") if isinstance(body.get("inputs"), list) else []  # `inputs: 5` is reported
+    input_ids = {str(i.get("id") or i.get("name")) for i in raw_inputs if isinstance(i, dict)
+                 and isinstance(i.get("id") or i.get("name"), str | int)}
+    expr_errors, notes = check_expressions(body, task_ids, {i for i in input_ids if i}, path_prefix)
     found += expr_errors
+    for key in ("pluginDefaults", "taskDefaults"):
+        found = map_form_paths(found, _join(path_prefix, key), raw.get(key))
     found = list(dict.fromkeys(found))  # each problem once
     if found:
         raise FlowInvalid(found, source)
@@ -317,7 +290,7 @@ def duplicate_task_ids(ids: list[str], prefix: str) -> list[Problem]:
 def deprecation_notes(body: dict[str, Any], prefix: str) -> list[Problem]:
     """Accepted but worth saying: `default:` on inputs, `taskCache` (a no-op here), `when`."""
     notes: list[Problem] = []
-    for i, inp in enumerate(body.get("inputs") or []):
+    for i, inp in enumerate(body.get("inputs") if isinstance(body.get("inputs"), list) else []):
         if isinstance(inp, dict) and "default" in inp and "defaults" not in inp:
             notes.append(Problem(f"{_join(prefix, 'inputs')}[{i}].default",
                                  "`default` is not a Kestra property (Kestra rejects it): read as `defaults`"))

@@ -107,12 +107,33 @@ class Input(Strict):
                 re.compile(self.validator)
             except re.error as exc:
                 raise ValueError(f"validator is not a valid regular expression: {exc}") from None
+        for prop in ("min", "max", "after", "before"):
+            bound = getattr(self, prop)
+            if bound is not None and not is_template(bound):
+                try:
+                    _bound(self, bound)
+                except (TypeError, ValueError, OverflowError):
+                    raise ValueError(f"{prop}: {bound!r} is not a valid {self.type} bound") from None
         if self.defaults is not None and not is_template(self.defaults):
             try:
                 parse_input(self, self.defaults)
             except InputsInvalid as exc:
                 raise ValueError(f"defaults: {exc}") from None
         return self
+
+
+_BOUNDS: dict[str, Callable[[Any], Any]] = {
+    "INT": float, "FLOAT": float, "DURATION": lambda v: parse_duration(str(v)),
+    "DATE": lambda v: date.fromisoformat(str(v)), "TIME": lambda v: time.fromisoformat(str(v)),
+    "DATETIME": lambda v: datetime.fromisoformat(str(v).replace("Z", "+00:00")),
+}
+
+
+def _bound(inp: Input, value: Any) -> Any:
+    """A min/max/after/before in comparable form (raises ValueError, TypeError or OverflowError)."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a bound")
+    return _BOUNDS[inp.type](value)
 
 
 def _fail(inp: Input, reason: str) -> InputsInvalid:
@@ -173,7 +194,7 @@ def _parse_scalar(inp: Input, kind: str, value: Any) -> Any:
             raise _expected(inp, "FLOAT", value)
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # 10**400 has no float
             raise _expected(inp, "FLOAT", value) from None
     if kind in ("BOOLEAN", "BOOL"):
         if isinstance(value, bool):
@@ -224,9 +245,13 @@ def _parse_scalar(inp: Input, kind: str, value: Any) -> Any:
         return text
     if kind == "YAML":
         if isinstance(value, str):
+            from kflow.expr.functions import check_aliases
+            from kflow.expr.values import ExprError
+
             try:
+                check_aliases(value)  # no "billion laughs" value, no recursive one
                 return yaml.safe_load(value)
-            except yaml.YAMLError:
+            except (yaml.YAMLError, ExprError):
                 raise _expected(inp, "YAML", value) from None
         return value
     raise _fail(inp, f"unsupported type {kind}")
@@ -253,22 +278,27 @@ def parse_input(inp: Input, value: Any) -> Any:
     parsed = _parse_scalar(inp, kind, value)
     if kind == "STRING" and inp.validator and not re.fullmatch(inp.validator, parsed):
         raise _fail(inp, f"it must match the pattern `{inp.validator}`, but received `{parsed}`")
+    try:
+        _check_bounds(inp, kind, parsed)
+    except (TypeError, ValueError, OverflowError) as exc:  # a bound the declaration could not check (a template)
+        raise _fail(inp, f"its bounds cannot be checked: {exc}") from None
+    return parsed
+
+
+def _check_bounds(inp: Input, kind: str, parsed: Any) -> None:
     if kind in ("INT", "FLOAT"):
-        low = None if inp.min is None else float(inp.min)
-        high = None if inp.max is None else float(inp.max)
+        low = None if inp.min is None else _bound(inp, inp.min)
+        high = None if inp.max is None else _bound(inp, inp.max)
         _bounded(inp, parsed, low, high, lambda v: _show(int(v) if float(v).is_integer() and kind == "INT" else v))
     if kind == "DURATION" and (inp.min or inp.max):
-        _bounded(inp, parse_duration(parsed), inp.min and parse_duration(str(inp.min)),
-                 inp.max and parse_duration(str(inp.max)), lambda v: _show(v))
+        _bounded(inp, parse_duration(parsed), inp.min and _bound(inp, inp.min),
+                 inp.max and _bound(inp, inp.max), lambda v: _show(v))
     if kind in ("DATE", "TIME", "DATETIME") and (inp.after or inp.before):
-        conv = {"DATE": date.fromisoformat, "TIME": time.fromisoformat,
-                "DATETIME": lambda s: datetime.fromisoformat(str(s).replace("Z", "+00:00"))}[kind]
-        current = conv(parsed)
-        if inp.after and current <= conv(str(inp.after)):
+        current = _bound(inp, parsed)
+        if inp.after and current <= _bound(inp, inp.after):
             raise _fail(inp, f"it must be after `{inp.after}`, but received `{parsed}`")
-        if inp.before and current >= conv(str(inp.before)):
+        if inp.before and current >= _bound(inp, inp.before):
             raise _fail(inp, f"it must be before `{inp.before}`, but received `{parsed}`")
-    return parsed
 
 
 def resolve_inputs(declared: list[Input], supplied: Mapping[str, Any],
@@ -282,7 +312,7 @@ def resolve_inputs(declared: list[Input], supplied: Mapping[str, Any],
         if value is None or (value == "" and inp.type not in ("STRING",)):
             value = inp.defaults
             if is_template(value) and render is not None:
-                value = render(value, {"inputs": _nest(resolved)})
+                value = _rendered(inp, render, value, resolved)
         if value is None:
             if inp.required:
                 raise _fail(inp, "missing required input, but received `null`")
@@ -300,8 +330,18 @@ def _enabled(inp: Input, resolved: dict[str, Any], render: Callable[[Any, dict],
     if deps.condition and render is not None:
         from kflow.expr import truthy
 
-        return truthy(render(deps.condition, {"inputs": _nest(resolved)}))
+        return truthy(_rendered(inp, render, deps.condition, resolved))
     return True
+
+
+def _rendered(inp: Input, render: Callable[[Any, dict], Any], template: str, resolved: dict[str, Any]) -> Any:
+    """A `defaults` or `dependsOn.condition` expression; its render error is this input's error."""
+    from kflow.expr import RenderError
+
+    try:
+        return render(template, {"inputs": _nest(resolved)})
+    except RenderError as exc:
+        raise _fail(inp, f"cannot render `{template}`: {exc}") from None
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:

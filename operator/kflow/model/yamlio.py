@@ -28,6 +28,12 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     result: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:  # `message: {{ inputs.x }}` unquoted: a map as a key
+            raise yaml.constructor.ConstructorError(
+                None, None, "a map or list cannot be a key (quote a `{{ ... }}` expression: "
+                "message: \"{{ inputs.x }}\")", key_node.start_mark) from None
         if key in result:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark)
