@@ -125,6 +125,7 @@ def test_leader_pod_killed_or_deleted_ten_times_during_twenty_executions(crds):
         subprocess.run(["helm", "install", "kflow", str(REPO / "charts" / "kflow"), "-n", system,
                         "--set", "image.repository=kflow", "--set", "image.tag=dev",
                         "--set", f"watchNamespaces={{{flows}}}", "--set", "execution.keepVolume=true",  # pods kept
+                        "--set", "metrics.enabled=true",
                         "--wait", "--timeout", "240s"],
                        env=kube, check=True, capture_output=True, text=True, timeout=300)
 
@@ -168,6 +169,12 @@ def test_leader_pod_killed_or_deleted_ten_times_during_twenty_executions(crds):
         gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(ticks)}
         assert gaps == {5.0}, f"a tick was lost: {ticks}"
         assert max(takeovers) <= 15, takeovers
+        series = _metrics(cluster, system, leader()[0])  # what `curl <pod>:9090/metrics` shows
+        assert series[("kflow_executions", (("flow", "five"), ("namespace", flows), ("state", "SUCCESS")))] == 20
+        assert series[("kflow_queued_executions", (("flow", "five"), ("namespace", flows)))] == 0
+        assert any(k[0] == "kflow_crontrigger_schedule_lag_seconds" and dict(k[1]).get("trigger") == "every5"
+                   for k in series), sorted(k for k in series if "lag" in k[0])
+        assert sum(v for k, v in series.items() if k[0] == "kflow_api_requests_total") > 0
         report("leader pod x10", **counts, ticks=len(ticks), takeovers_s=[round(t, 1) for t in takeovers])
     finally:
         subprocess.run(["helm", "uninstall", "kflow", "-n", system], env=kube, capture_output=True, timeout=120)
@@ -175,26 +182,38 @@ def test_leader_pod_killed_or_deleted_ten_times_during_twenty_executions(crds):
             cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)
 
 
+def _metrics(cluster: Cluster, ns: str, pod_name: str) -> dict[tuple, float]:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    ip = cluster.core.read_namespaced_pod(pod_name, ns).status.pod_ip
+    with urllib.request.urlopen(f"http://{ip}:9090/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
 # ---- the control plane and the node, with the test operator as a local process --------------------------
-def _running(cluster: Cluster, ns: str) -> bool:
-    return any(p.status.phase == "Running" for p in pods(cluster, ns))
+def _running(cluster: Cluster, ns: str, names: list[str] | None = None) -> bool:
+    return any(p.status.phase == "Running" and (names is None or p.metadata.labels["kflow.dev/execution"] in names)
+               for p in pods(cluster, ns))
 
 
 @pytest.mark.timeout(900)
 def test_apiserver_and_etcd_killed_mid_execution(operator, namespace):
     cluster = operator.cluster
     apply(cluster, namespace, flow_manifest("five", chain("five", 5, 2)))
-    names = ["a1", "a2", "a3"]
-    create_executions(cluster, namespace, "five", names)
-    poll("a task container running", lambda: _running(cluster, namespace), 120)
-    stop_component("kube-apiserver")
-    time.sleep(5)  # the operator's requests fail meanwhile
-    restart_missing()
-    poll("a task container running again", lambda: _running(cluster, namespace), 120)
-    stop_component("etcd")
-    time.sleep(5)
-    restart_missing()
-    items = poll("three executions ended", lambda: all_ended(cluster, namespace, names), 600, every=2)
+    names = []
+    for component in ("kube-apiserver", "etcd"):  # each while a batch of its own runs
+        batch = [f"{component[:4].strip('-')}{i}" for i in range(1, 3)]
+        create_executions(cluster, namespace, "five", batch)
+        names += batch
+        poll("a task container running", lambda b=batch: _running(cluster, namespace, b), 120)
+        stop_component(component)
+        time.sleep(5)  # the operator's requests fail meanwhile
+        restart_missing()
+    items = poll("the executions ended", lambda: all_ended(cluster, namespace, names), 600, every=2)
     counts = check_chain(cluster, namespace, items, 5)
     report("kube-apiserver and etcd SIGKILLed", **counts)
 
