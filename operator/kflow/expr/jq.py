@@ -8,6 +8,7 @@ environment, a CPU-time and an address-space limit, and a wall-clock deadline; i
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import resource
@@ -60,6 +61,9 @@ def _vm_size() -> int:
 
 def _child(expr: str, text: str, out: int) -> None:
     os.environ.clear()  # `env` / `$ENV` (bound when compiling) see nothing of the process environment
+    faulthandler.disable()  # a program stopped by its limits is an error of the filter, not a crash to print
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     cpu = int(TIMEOUT_SECONDS) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     size = _vm_size()
