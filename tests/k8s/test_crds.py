@@ -28,6 +28,15 @@ from kflow.model.inputs import Input, InputType
 from kflow.model.triggers import Trigger
 from kflow.tasks.base import Task
 
+
+@pytest.fixture
+def namespace(cluster: Cluster):
+    """Outside the test operator's namespaces (`<session prefix>-*`): these tests write statuses by hand, and an
+    operator fixture another module started earlier in the session would reconcile them."""
+    ns = cluster.new_namespace(prefix="crd")
+    yield ns
+    cluster.delete_namespace(ns)
+
 CHART = REPO / "charts" / "kflow"
 LOG = "io.kestra.plugin.core.log.Log"
 

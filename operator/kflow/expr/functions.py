@@ -124,7 +124,7 @@ def yaml_(value: Any) -> Any:
     try:
         check_aliases(value)
         return yaml.safe_load(value)
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, ValueError, OverflowError) as e:  # also a scalar it cannot build (year 0)
         raise ExprError(f"Invalid YAML: {e}") from None
 
 

@@ -251,7 +251,7 @@ def _parse_scalar(inp: Input, kind: str, value: Any) -> Any:
             try:
                 check_aliases(value)  # no "billion laughs" value, no recursive one
                 return yaml.safe_load(value)
-            except (yaml.YAMLError, ExprError):
+            except (yaml.YAMLError, ExprError, ValueError, OverflowError):  # also `0000-01-01`, huge ints
                 raise _expected(inp, "YAML", value) from None
         return value
     raise _fail(inp, f"unsupported type {kind}")

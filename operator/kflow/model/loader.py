@@ -28,6 +28,9 @@ def flow_body(doc: Any, source: str) -> tuple[dict[str, Any], str, dict[str, Any
         if not isinstance(spec, dict):
             raise FlowInvalid([Problem("spec", "a Flow manifest needs a `spec` map (the Kestra flow)")], source)
         meta = doc.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise FlowInvalid([Problem("metadata", f"expected a map (name, namespace, labels), got {meta!r:.40}")],
+                              source)
         body = dict(spec)
         body.setdefault("id", meta.get("name"))
         body.setdefault("namespace", meta.get("namespace") or "default")

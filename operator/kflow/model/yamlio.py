@@ -58,6 +58,8 @@ def load_yaml(text: str, source: str | None = None) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise FlowInvalid([Problem("", f"invalid YAML: {where}{problem}")], source) from None
+    except (ValueError, OverflowError) as exc:  # a scalar YAML cannot build (an int of 5,000 digits)
+        raise FlowInvalid([Problem("", f"invalid YAML: {exc}")], source) from None
 
 
 def load_yaml_documents(text: str, source: str | None = None) -> list[Any]:
@@ -68,3 +70,5 @@ def load_yaml_documents(text: str, source: str | None = None) -> list[Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise FlowInvalid([Problem("", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}")],
                           source) from None
+    except (ValueError, OverflowError) as exc:
+        raise FlowInvalid([Problem("", f"invalid YAML: {exc}")], source) from None
