@@ -203,18 +203,18 @@ def _running(cluster: Cluster, ns: str, names: list[str] | None = None) -> bool:
 @pytest.mark.timeout(900)
 def test_apiserver_and_etcd_killed_mid_execution(operator, namespace):
     cluster = operator.cluster
-    apply(cluster, namespace, flow_manifest("five", chain("five", 5, 2)))
+    apply(cluster, namespace, flow_manifest("three", chain("three", 3, 2)))
     names = []
     for component in ("kube-apiserver", "etcd"):  # each while a batch of its own runs
         batch = [f"{component[:4].strip('-')}{i}" for i in range(1, 3)]
-        create_executions(cluster, namespace, "five", batch)
+        create_executions(cluster, namespace, "three", batch)
         names += batch
         poll("a task container running", lambda b=batch: _running(cluster, namespace, b), 120)
         stop_component(component)
         time.sleep(5)  # the operator's requests fail meanwhile
         restart_missing()
     items = poll("the executions ended", lambda: all_ended(cluster, namespace, names), 600, every=2)
-    counts = check_chain(cluster, namespace, items, 5)
+    counts = check_chain(cluster, namespace, items, 3)
     report("kube-apiserver and etcd SIGKILLed", **counts)
 
 
