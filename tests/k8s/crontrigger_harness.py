@@ -10,6 +10,16 @@ from operator_harness import get
 
 from kflow.schedule.naming import parse_scheduled_at
 
+# A flow whose executions record their tick (tick_of reads it back).
+TICK = """
+id: tick
+namespace: company.team
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.date }}"
+"""
+
 
 def trigger(name: str, flow: str, cron: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "kflow.dev/v1alpha1", "kind": "CronTrigger", "metadata": {"name": name},

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 from clusterlib import REPO, Cluster, poll, restart_missing, stop_component
-from crontrigger_harness import executions_of, tick_of, trigger
+from crontrigger_harness import TICK, executions_of, tick_of, trigger
 from operator_harness import apply, execution, flow_manifest, get, pods, reconfigured, runs, wait_state
 
 pytestmark = pytest.mark.cluster
@@ -87,14 +87,6 @@ def report(test: str, **figures: object) -> None:
 
 
 # ---- the leader operator pod, in the cluster (the chart: two replicas, leader election) ----------------
-TICK = """
-id: tick
-namespace: company.team
-tasks:
-  - id: t
-    type: io.kestra.plugin.core.debug.Return
-    format: "{{ trigger.date }}"
-"""
 
 
 def _sigkill_pod(uid: str) -> int:

@@ -44,20 +44,12 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: done
 """
-TICK = """
-id: tick
-namespace: company.team
-tasks:
-  - id: t
-    type: io.kestra.plugin.core.debug.Return
-    format: "{{ trigger.date }}"
-"""
 
 
 @pytest.mark.cluster
 def test_the_standby_takes_over_within_15_s_without_duplicates_or_lost_ticks(crds):
     from clusterlib import poll
-    from crontrigger_harness import executions_of, tick_of, trigger
+    from crontrigger_harness import TICK, executions_of, tick_of, trigger
     from kubernetes import client
     from operator_harness import Operator, apply, execution, flow_manifest, pods, wait_state
 
