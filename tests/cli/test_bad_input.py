@@ -55,6 +55,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
 CASES = [
     ("operator --metrics abc", None, 2, "expected [HOST:]PORT with a port in 1-65535, got 'abc'"),
     ("operator --log-format xml", None, 2, "invalid choice: 'xml'"),
+    ("operator", "bad-setting", 2, "KFLOW_NODE_LOST_SECONDS='abc': expected a number"),
     ("nope", None, 2, "invalid choice: 'nope'"),
     ("run", None, 2, "the following arguments are required: flow"),
     ("run {dir}/missing.yaml", None, 2, "cannot read file"),
@@ -122,6 +123,8 @@ def test_bad_input_gives_one_clear_line(files, tmp_path, argv, kube, code, messa
         env["KUBECONFIG"] = str(tmp_path / "no-such-kubeconfig")
     elif kube == "unreachable":
         env["KUBECONFIG"] = str(files["kube"])
+    elif kube == "bad-setting":  # a chart setting as the operator gets it
+        env["KFLOW_NODE_LOST_SECONDS"] = "abc"
     res = kflow(*args, env=env, timeout=120)
     out = res.stderr + res.stdout
     assert "Traceback" not in out, out

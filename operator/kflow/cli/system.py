@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kflow.cli.common import EXIT_OK
+import yaml
+
+from kflow.cli.common import EXIT_OK, CliError
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
     from kflow.k8s import operator
+    from kflow.k8s.config import OperatorConfig
 
+    try:  # the settings the chart passes, checked before anything starts
+        OperatorConfig.from_env()
+    except (ValueError, yaml.YAMLError) as exc:
+        raise CliError(str(exc)) from None
     operator.run(args.namespace, args.liveness, metrics=args.metrics, log_format=args.log_format)
     return EXIT_OK
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -38,20 +39,27 @@ class OperatorConfig:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> OperatorConfig:
         env = dict(os.environ if env is None else env)
-        ttl = env.get("KFLOW_POD_TTL_SECONDS")
-        execution_ttl = env.get("KFLOW_EXECUTION_TTL_SECONDS")
-        node_lost = env.get("KFLOW_NODE_LOST_SECONDS")
+
+        def number(key: str, default: Any, kind: type = int) -> Any:
+            raw = env.get(key)
+            if not raw:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ValueError(f"{key}={raw!r}: expected a number") from None
+
         return cls(
             runtime_image=env.get("KFLOW_RUNTIME_IMAGE", cls.runtime_image),
             storage_class=env.get("KFLOW_STORAGE_CLASS") or None,
             storage_size=env.get("KFLOW_STORAGE_SIZE", cls.storage_size),
             storage_access_mode=env.get("KFLOW_STORAGE_ACCESS_MODE") or cls.storage_access_mode,
-            pod_ttl_seconds=int(ttl) if ttl else None,
-            execution_ttl_seconds=int(execution_ttl) if execution_ttl else None,
+            pod_ttl_seconds=number("KFLOW_POD_TTL_SECONDS", None),
+            execution_ttl_seconds=number("KFLOW_EXECUTION_TTL_SECONDS", None),
             keep_volume=env.get("KFLOW_KEEP_VOLUME", "false").lower() in ("1", "true", "yes"),
-            start_deadline_seconds=float(env.get("KFLOW_START_DEADLINE_SECONDS") or cls.start_deadline_seconds),
-            node_lost_seconds=int(node_lost) if node_lost else cls.node_lost_seconds,
-            run_as_user=int(env.get("KFLOW_RUN_AS_USER", "1000")),
+            start_deadline_seconds=number("KFLOW_START_DEADLINE_SECONDS", cls.start_deadline_seconds, float),
+            node_lost_seconds=number("KFLOW_NODE_LOST_SECONDS", cls.node_lost_seconds),
+            run_as_user=number("KFLOW_RUN_AS_USER", cls.run_as_user),
             secrets_from=env.get("KFLOW_SECRETS_FROM") or None,
             worker_command=(env.get("KFLOW_WORKER_COMMAND") or "kflow worker").split(),
             pull_policy=env.get("KFLOW_PULL_POLICY", cls.pull_policy),
