@@ -55,7 +55,7 @@ test: setup
 	KFLOW_GCP_EMULATOR_HOST=$(NODE_IP) scripts/gcp-emulators.sh start >/dev/null
 	tests/gitops/build.sh >/dev/null
 	status=0; KFLOW_TEST_BIND_ADDRESS=$(NODE_IP) KFLOW_GCP_EMULATOR_HOST=$(NODE_IP) \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider || status=$$?; \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider --durations=30 || status=$$?; \
 	  $(MAKE) cluster-down; scripts/gcp-emulators.sh stop; scripts/postgres.sh stop; exit $$status
 
 # Fast loop without the control plane.

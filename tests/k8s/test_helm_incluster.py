@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -61,6 +62,34 @@ class Install:
         return "\n".join(k(*a, check=False).stdout + k(*a, check=False).stderr for a in (
             ("-n", self.system, "get", "pods", "-o", "wide"), ("-n", self.system, "describe", "pods"),
             ("-n", self.system, "logs", "deploy/kflow", "--tail=80"), ("-n", self.flows, "get", "executions,pods")))
+
+
+def _rolled_out(cluster: Cluster, system: str) -> None:
+    """Only the Deployment's newest ReplicaSet has pods, none terminating, and one of them holds the Lease."""
+    def settled() -> bool:
+        deploy = json.loads(cluster.kubectl("-n", system, "get", "deploy", "kflow", "-o", "json").stdout)
+        revision = deploy["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+        sets = json.loads(cluster.kubectl("-n", system, "get", "rs", "-o", "json").stdout)["items"]
+        newest = [rs["metadata"]["labels"]["pod-template-hash"] for rs in sets
+                  if rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision") == revision]
+        pods = json.loads(cluster.kubectl("-n", system, "get", "pods", "-l", "app.kubernetes.io/instance=kflow",
+                                          "-o", "json").stdout)["items"]
+        lease = json.loads(cluster.kubectl("-n", system, "get", "lease", "kflow", "-o", "json", check=False).stdout
+                           or "{}")
+        return bool(newest) and len(pods) == deploy["spec"]["replicas"] and all(
+            p["metadata"]["labels"].get("pod-template-hash") == newest[0] and not p["metadata"].get("deletionTimestamp")
+            for p in pods) and (lease.get("spec") or {}).get("holderIdentity") in {p["metadata"]["name"] for p in pods}
+    poll("the old operator pods gone and a new one leading", settled, 120, every=1)
+
+
+def _task_logs(cluster: Cluster, ns: str, ex: dict[str, Any]) -> str:
+    """What a user reads first when a task run failed: its logs (`kubectl logs` of its pods)."""
+    out = []
+    for pod in cluster.core.list_namespaced_pod(ns, label_selector=f"kflow.dev/execution={ex['metadata']['name']}").items:
+        images = [c.image for c in pod.spec.containers]
+        logs = cluster.kubectl("-n", ns, "logs", pod.metadata.name, "--all-containers", "--tail=30", check=False)
+        out.append(f"--- {pod.metadata.name} {images} {pod.status.phase}\n{logs.stdout}{logs.stderr}")
+    return "\n".join(out)
 
 
 @pytest.fixture
@@ -147,6 +176,10 @@ def test_the_readme_install_runs_flows_with_the_operator_in_a_pod(install: Insta
                     "--reuse-values", "--set", f"runtimeImage={TAXI_IMAGE}", "--set", "execution.secretsFrom=task-env",
                     "--set-json", f"extraEnv={env}", "--wait", "--timeout=180s", timeout=240)
         cluster.kubectl("-n", install.system, "rollout", "status", "deploy/kflow", "--timeout=120s", timeout=150)
+        # rollout status returns once the old ReplicaSet is scaled to 0, before its pods (the old leader
+        # among them, still on kflow:dev and no secretsFrom) have stopped: an Execution created then could
+        # be started by the old configuration
+        _rolled_out(cluster, install.system)
         body = yaml.safe_load((REPO / "flows" / "02_postgres_taxi.yaml").read_text())
         apply(cluster, flows, flow_manifest("postgres-taxi", body))
         apply(cluster, flows, execution("green-2019-01", "postgres-taxi", {"taxi": "green", "year": "2019",
