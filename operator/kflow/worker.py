@@ -205,26 +205,37 @@ def pod_run() -> int:
     return 0 if result["state"] == "SUCCESS" else 1
 
 
+def script_task(spec: dict[str, Any]) -> Any:
+    from kflow.tasks.registry import task_class
+
+    return task_class(spec["task"]["type"]).model_validate(spec["task"])  # type: ignore[union-attr]
+
+
+def script_context(spec: dict[str, Any], task: Any, renderer: Any, *, workdir: Path, storage_root: Path,
+                   env: dict[str, str], log: Any) -> Any:
+    """The context `task.prepare` runs in, from the worker spec: in the init container, or in the operator
+    against a temporary directory (kflow/k8s/inline_prepare.py)."""
+    from kflow.runner.context import TaskRunContext
+    from kflow.runner.storage import ExecutionStorage
+
+    storage = ExecutionStorage.with_prefix(storage_root, spec["storage"]["prefix"])
+    return TaskRunContext(renderer=renderer, context=spec["context"], execution_id=spec["executionId"],
+                          task_id=task.id, task_run_id=spec["taskRunId"], attempt=spec["attempt"],
+                          workdir=workdir, storage=storage, env=env, log=log)
+
+
 def pod_prepare() -> int:
     """Init container of a script task: stage inputFiles and write `.kflow/run.sh`, which the task's
     own image runs (it needs only a POSIX shell); run.sh ends by listing the files the command wrote."""
-    import shlex
-
     from kflow.errors import TaskFailed
-    from kflow.runner.context import TaskRunContext
-    from kflow.runner.storage import ExecutionStorage
-    from kflow.tasks.registry import task_class
 
     spec = _pod_spec()
-    task = task_class(spec["task"]["type"]).model_validate(spec["task"])  # type: ignore[union-attr]
+    task = script_task(spec)
     workdir = Path(spec["workdir"])
     workdir.mkdir(parents=True, exist_ok=True)
-    storage = ExecutionStorage.with_prefix(Path(spec["storage"]["root"]), spec["storage"]["prefix"])
     renderer = _renderer_for(spec)
-    ctx = TaskRunContext(renderer=renderer, context=spec["context"], execution_id=spec["executionId"],
-                         task_id=task.id, task_run_id=spec["taskRunId"], attempt=spec["attempt"],
-                         workdir=workdir, storage=storage, env=_env(spec),
-                         log=lambda level, msg: print(f"{level:<5} {msg}", flush=True))
+    ctx = script_context(spec, task, renderer, workdir=workdir, storage_root=Path(spec["storage"]["root"]),
+                         env=_env(spec), log=lambda level, msg: print(f"{level:<5} {msg}", flush=True))
     try:
         _stage_inputs(spec)
         stage_shared(ctx, spec)
@@ -237,6 +248,16 @@ def pod_prepare() -> int:
         _terminate({"state": "FAILED", "error": text})
         print(text, file=sys.stderr)
         return 1
+    write_run(workdir, argv, env, staged, mask_script(renderer.secret_values))
+    return 0
+
+
+def write_run(workdir: Path, argv: list[str], env: dict[str, str], staged: set[Path], masks: str) -> None:
+    """What a script task's container runs, from `task.prepare(ctx)`: `.kflow/staged`, `.kflow/run.sh` and,
+    when there are secrets, `.kflow/mask.sed`. The init container writes them on the volume; the operator
+    into a temporary directory when it inlines them in the pod (kflow/k8s/inline_prepare.py)."""
+    import shlex
+
     internal = workdir / ".kflow"
     internal.mkdir(exist_ok=True)
     (internal / "staged").write_text("".join(f"./{p.relative_to(workdir).as_posix()}\n"
@@ -246,7 +267,6 @@ def pod_prepare() -> int:
     command = " ".join(shlex.quote(a) for a in argv)
     # stdout is kept for `kubectl logs` and copied so the protocol lines can travel in the termination
     # message: the operator then needs no log read. POSIX sh has no pipefail, hence the exit file.
-    masks = mask_script(renderer.secret_values)
     if masks:  # the command's stdout and stderr through sed, so `kubectl logs` shows no secret either
         (internal / "mask.sed").write_text(masks)
         lines += [MASK_FILTER, f"{{ {{ {command}; echo $? > .kflow/exit; }} 2>&1 1>&3 3>&- | mask >&2 3>&-; }} 3>&1"
@@ -255,7 +275,6 @@ def pod_prepare() -> int:
         lines += [f"{{ {command}; echo $? > .kflow/exit; }} | tee .kflow/stdout"]
     lines += ["code=$(cat .kflow/exit)", FILES_TRAILER, PROTOCOL_TRAILER, "exit $code"]
     (internal / "run.sh").write_text("\n".join(lines) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from kflow.k8s import actions as requests
 from kflow.k8s import (
     file_inputs,
     foreach_items,
+    inline_prepare,
     kvstore,
     lifecycle,
     logstore,
@@ -333,11 +334,14 @@ class Driver(StatusWriter):
             volumes.append(({"name": "kflow-logs", "configMap": {"name": logstore.name_for(str(target)),
                                                                  "optional": True}}, logstore.MOUNT))
             spec["env"] = {**spec.get("env", {}), log_fetch.CLUSTER_LOGS_ENV: logstore.MOUNT}
+        keys = await self._secret_keys(flow)  # no init container when the operator can prepare the task
+        inline = await inline_prepare.pod_script(spec, action.task, volumes, self.config, keys, self.renderer,
+                                                 shared=wd_task is not None)
         pod = resources.task_pod(body, flow_name=self.flow_name or "", task=action.task,
                                  task_run_id=pod_run_id or action.run_id,
                                  attempt=action.attempt, worker_spec=spec, timeout=action.timeout,
                                  config=self.config, extra_volumes=volumes, claim=bool(self.claim),
-                                 secret_keys=await self._secret_keys(flow))
+                                 secret_keys=keys, inline=inline)
         _, created = await self.kube.create(pod)
         if created:
             self.post_event("Normal", "TaskStarted",

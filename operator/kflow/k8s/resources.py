@@ -13,6 +13,7 @@ from kflow.k8s.config import OperatorConfig
 from kflow.tasks.scripts.common import ScriptTask
 
 WORKER_SPEC_ENV = "KFLOW_TASK_SPEC"
+PREPARE_PYTHON = "python"  # the interpreter a script task's commands call `python` (the task's image has it)
 
 
 def owner_reference(execution: dict[str, Any]) -> dict[str, Any]:
@@ -50,12 +51,14 @@ def _restricted() -> dict[str, Any]:
 def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_id: str, attempt: int,
              worker_spec: dict[str, Any], timeout: timedelta | None, config: OperatorConfig,
              extra_volumes: list[tuple[dict[str, Any], str]] | None = None,
-             secret_keys: list[str] | None = None, claim: bool = True) -> dict[str, Any]:
+             secret_keys: list[str] | None = None, claim: bool = True, inline: str | None = None) -> dict[str, Any]:
     """One pod per task run attempt. Built-in tasks run `kflow worker run` in the runtime image; a script
     task's init container (runtime image) stages files and its own `containerImage` runs the command.
     `extra_volumes`: (volume, mountPath) read by the worker (FILE inputs, namespace files), mounted read-only
     where the worker runs. `secret_keys`: the `secretsFrom` keys the pod gets (None: all of them). `claim`:
-    False for an execution whose pods share no files (k8s/volumes.py): an emptyDir instead of its PVC."""
+    False for an execution whose pods share no files (k8s/volumes.py): an emptyDir instead of its PVC.
+    `inline`: a script task's files and run.sh as one `sh -c` script (k8s/inline_prepare.py): no init
+    container."""
     exec_name = execution["metadata"]["name"]
     name = n.pod_name(exec_name, task_run_id, attempt)
     labels = {n.L_FLOW: n.label_value(flow_name), n.L_TASK: n.label_value(task.id),
@@ -78,12 +81,13 @@ def task_pod(execution: dict[str, Any], *, flow_name: str, task: Any, task_run_i
     if isinstance(task, ScriptTask):
         prepare = {"name": "prepare", "image": config.runtime_image,
                    "command": [*config.worker_command, "prepare"], "env": [*env, {"name": "KFLOW_PYTHON",
-                                                                               "value": "python"}],
+                                                                               "value": PREPARE_PYTHON}],
                    "envFrom": env_from, **base, "volumeMounts": worker_mounts}
         run_sh = f"{worker_spec['workdir']}/.kflow/run.sh"
+        command = ["/bin/sh", "-c", inline] if inline is not None else ["/bin/sh", run_sh]
         main = {"name": "task", "image": task.containerImage or _default_image(task, config),
-                "command": ["/bin/sh", run_sh], "env": secret_env, "envFrom": env_from, **base}
-        init = [prepare]
+                "command": command, "env": secret_env, "envFrom": env_from, **base}
+        init = [prepare] if inline is None else []
     else:
         main = {"name": "task", "image": config.runtime_image, "command": [*config.worker_command, "run"],
                 "env": env, "envFrom": env_from, **base, "volumeMounts": worker_mounts}

@@ -10,16 +10,20 @@ import os
 import re
 import shlex
 import sys
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from kflow.tasks.registry import register
 from kflow.tasks.scripts.common import ScriptTask
 
 _HAVE = "import importlib.metadata as m, sys\nfor n in sys.argv[1:]: m.distribution(n)"
+# The interpreter a task pod's init container is told (KFLOW_PYTHON), set while the operator prepares a
+# pod itself (kflow/k8s/inline_prepare.py): its own environment and interpreter are not the pod's.
+PYTHON_OVERRIDE: ContextVar[str | None] = ContextVar("kflow_pod_python", default=None)
 
 
 def python_executable() -> str:
-    return os.environ.get("KFLOW_PYTHON") or sys.executable or "python3"
+    return PYTHON_OVERRIDE.get() or os.environ.get("KFLOW_PYTHON") or sys.executable or "python3"
 
 
 class _PythonTask(ScriptTask):
