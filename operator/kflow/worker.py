@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 RESULT_KEY = "kflow.result"
+# The termination message carries the whole output when it fits: the operator then reads no log.
+INLINE_LOG_KEY = "kflow.log"
 
 
 def emit(payload: dict[str, Any]) -> None:
@@ -140,13 +142,20 @@ TERMINATION_LOG = "/dev/termination-log"
 # One protocol line listing the files the command wrote (JSON strings), for outputFiles.
 FILES_TRAILER = r"""files=$(find . -type f ! -path './.kflow/*' ! -path './.inputs/*' | grep -vxF -f .kflow/staged \
   | sed 's|^\./||; s/\\/\\\\/g; s/"/\\"/g; s/.*/"&"/' | paste -sd, -)
+[ -z "$(tail -c 1 .kflow/stdout)" ] || echo  # on a line of its own after output without a final newline
 printf '::{"kflow.files":[%s]}::\n' "$files"
 """
-# The `::{json}::` lines of the run (outputs, files) in the termination message when they fit.
+# The termination message: the whole output when it fits (the operator then reads no log), else its
+# `::{json}::` lines (outputs, files) when they fit, else a note that they are in the log.
 PROTOCOL_TRAILER = r"""msg=${KFLOW_TERMINATION_LOG:-/dev/termination-log}
-{ grep -E '^::\{.*\}::$' .kflow/stdout; printf '::{"kflow.files":[%s]}::\n' "$files"; } > .kflow/protocol
-if [ "$(wc -c < .kflow/protocol)" -le 3500 ]; then cat .kflow/protocol > "$msg"
-else echo '::{"kflow.protocolInLogs":true}::' > "$msg"; fi
+if [ $(( $(wc -c < .kflow/stdout) + ${#files} )) -le 3300 ]; then
+  { echo '::{"kflow.log":true}::'; cat .kflow/stdout; [ -z "$(tail -c 1 .kflow/stdout)" ] || echo
+    printf '::{"kflow.files":[%s]}::\n' "$files"; } > "$msg"
+else
+  { grep -E '^::\{.*\}::$' .kflow/stdout; printf '::{"kflow.files":[%s]}::\n' "$files"; } > .kflow/protocol
+  if [ "$(wc -c < .kflow/protocol)" -le 3500 ]; then cat .kflow/protocol > "$msg"
+  else echo '::{"kflow.protocolInLogs":true}::' > "$msg"; fi
+fi
 """
 MESSAGE_LIMIT = 3500  # the kubelet keeps at most 4096 bytes of a termination message
 
@@ -265,14 +274,13 @@ def write_run(workdir: Path, argv: list[str], env: dict[str, str], staged: set[P
     lines = ["#!/bin/sh", f"cd {shlex.quote(str(workdir))} || exit 125"]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
     command = " ".join(shlex.quote(a) for a in argv)
-    # stdout is kept for `kubectl logs` and copied so the protocol lines can travel in the termination
-    # message: the operator then needs no log read. POSIX sh has no pipefail, hence the exit file.
+    # The output is kept for `kubectl logs` and copied so it (or its protocol lines) can travel in the
+    # termination message: the operator then needs no log read. POSIX sh has no pipefail: the exit file.
     if masks:  # the command's stdout and stderr through sed, so `kubectl logs` shows no secret either
         (internal / "mask.sed").write_text(masks)
-        lines += [MASK_FILTER, f"{{ {{ {command}; echo $? > .kflow/exit; }} 2>&1 1>&3 3>&- | mask >&2 3>&-; }} 3>&1"
-                  " | mask | tee .kflow/stdout"]
-    else:
-        lines += [f"{{ {command}; echo $? > .kflow/exit; }} | tee .kflow/stdout"]
+        lines += [MASK_FILTER, f"{{ {command}; echo $? > .kflow/exit; }} 2>&1 | mask | tee .kflow/stdout"]
+    else:  # stderr merged into stdout, as `kubectl logs` shows them, so .kflow/stdout is the whole log
+        lines += [f"{{ {command}; echo $? > .kflow/exit; }} 2>&1 | tee .kflow/stdout"]
     lines += ["code=$(cat .kflow/exit)", FILES_TRAILER, PROTOCOL_TRAILER, "exit $code"]
     (internal / "run.sh").write_text("\n".join(lines) + "\n")
 

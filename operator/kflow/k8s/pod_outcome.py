@@ -47,8 +47,11 @@ async def pod_result(driver: Any, engine: Engine, ex: Execution, tr: Any, task: 
         return None
     timeout = _timeout(task)
     script = isinstance(task, ScriptTask)
-    logs = await driver.kube.pod_log(driver.ns, pod_name, "task") if results.needs_logs(pod, script) else ""
-    driver.logs.pod_log(tr.taskId, tr.id, attempt, logs or await driver.kube.pod_log(driver.ns, pod_name, "task"))
+    # the log store keeps every attempt's output: from the termination message when it fit, else one read
+    logs = results.inline_log(pod, script)
+    if logs is None:
+        logs = await driver.kube.pod_log(driver.ns, pod_name, "task")
+    driver.logs.pod_log(tr.taskId, tr.id, attempt, logs)
     if script:
         workdir = workdirs.relative(engine, ex, tr.id, attempt)
         storage = driver._storage(engine.flow)

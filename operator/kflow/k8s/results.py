@@ -11,7 +11,7 @@ from kflow.engine.machine import TaskRunResult
 from kflow.engine.state import State
 from kflow.model.durations import format_duration
 from kflow.tasks.files import glob_regex
-from kflow.worker import RESULT_KEY
+from kflow.worker import INLINE_LOG_KEY, RESULT_KEY
 
 _PROTOCOL = re.compile(r"^::(\{.*\})::$")
 
@@ -151,15 +151,18 @@ def _terminated(pod: dict[str, Any], name: str, init: bool = False) -> dict[str,
     return None
 
 
-def needs_logs(pod: dict[str, Any], script: bool) -> bool:
-    term = _terminated(pod, "task") or {}
-    if script:
-        message = term.get("message") or ""
-        return bool(term) and (not message.strip() or "kflow.protocolInLogs" in message)
+def inline_log(pod: dict[str, Any], script: bool) -> str | None:
+    """A script container's whole output when its termination message carries it (it fit, after a
+    `::{"kflow.log":true}::` line): then the operator makes no log read. Built-in tasks' pods always
+    get one (their tasks may run processes writing to the container's stdout directly)."""
+    message = (_terminated(pod, "task") or {}).get("message") or "" if script else ""
+    head, sep, rest = message.partition("\n")
+    m = _PROTOCOL.match(head.strip())
     try:
-        return bool(json.loads(term.get("message") or "{}").get("resultInLogs"))
-    except ValueError:
-        return True
+        marked = bool(sep and m and json.loads(m.group(1)).get(INLINE_LOG_KEY) is True)
+    except (ValueError, AttributeError):
+        marked = False
+    return rest if marked else None
 
 
 def _last_result(logs: str) -> dict[str, Any] | None:
