@@ -71,6 +71,8 @@ def main() -> int:
     ap.add_argument("--max-active", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="keep the namespace afterwards")
     ap.add_argument("--pods", action="store_true", help="the flow is one shell task (a pod per execution)")
+    ap.add_argument("--pod-ttl", type=int, default=None,
+                    help="the operator's podTTLSeconds: finished task pods deleted this long after their end")
     args = ap.parse_args()
     flow = FLOW
     if args.pods:
@@ -79,7 +81,8 @@ def main() -> int:
     cluster.kubectl("apply", "-f", str(REPO / "crds"))
     ns = cluster.new_namespace(prefix="bench")
     env = {**cluster.env, "KUBECONFIG": cluster.kubeconfig, "PYTHONUNBUFFERED": "1",
-           "KFLOW_RUNTIME_IMAGE": "kflow:dev", "KFLOW_KEEP_VOLUME": "false"}
+           "KFLOW_RUNTIME_IMAGE": "kflow:dev", "KFLOW_KEEP_VOLUME": "false",
+           **({"KFLOW_POD_TTL_SECONDS": str(args.pod_ttl)} if args.pod_ttl is not None else {})}
     log = open(REPO / ".cluster" / "logs" / "bench-backfill-operator.log", "w")  # noqa: SIM115 (outlives us)
     op = subprocess.Popen([sys.executable, "-m", "kflow.cli", "operator", "-n", ns, "--liveness",
                            "http://127.0.0.1:18731/healthz"], env=env, stdout=log, stderr=subprocess.STDOUT,
