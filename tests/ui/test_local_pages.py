@@ -186,7 +186,11 @@ def test_page_load_under_300ms_with_2000_task_runs(ui_server, page, shots, tmp_p
     page.keyboard.press("End")
     last = page.locator('.gantt-row[data-run="one.1998"]')
     last.wait_for()
-    assert last.evaluate("b => b === document.activeElement")
+    # the list redraws on the scroll event a frame later: the focus must survive that redraw too
+    page.evaluate("() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok(true))))")
+    assert last.evaluate("b => b === document.activeElement"), page.evaluate(
+        "() => [document.activeElement.outerHTML.slice(0, 200), document.querySelector('.gantt-rows').scrollTop,"
+        " document.querySelector('.gantt-rows').clientHeight]")
     assert last.evaluate("b => b.parentElement.getAttribute('aria-posinset')") == "2000"
     print(f"page load with 2000 task runs: {[round(t) for t in times]} ms")
     assert statistics.median(times) < 300, times

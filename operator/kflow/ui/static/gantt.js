@@ -77,8 +77,9 @@
   const WINDOW = 60;    // rows drawn around the visible ones
   const VIRTUAL = 300;  // from this many task runs on, only the rows in view are in the DOM
 
-  // Draws rows [from, to) of the current data into the list (absolutely placed when virtual).
-  function draw(el) {
+  // Draws rows [from, to) of the current data into the list (absolutely placed when virtual);
+  // `keep` is a row index that must be drawn whatever the scroll position reads (a key jump).
+  function draw(el, keep) {
     const g = el._gantt;
     const list = el.querySelector(".gantt-rows");
     let from = 0, to = g.runs.length;
@@ -86,6 +87,10 @@
       const top = list.scrollTop, height = list.clientHeight || 600;
       from = Math.max(0, Math.floor(top / ROW) - WINDOW);
       to = Math.min(g.runs.length, Math.ceil((top + height) / ROW) + WINDOW);
+      if (keep !== undefined && (keep < from || keep >= to)) {
+        from = Math.max(0, keep - WINDOW);
+        to = Math.min(g.runs.length, keep + WINDOW + 1);
+      }
     }
     let html = "";
     for (let i = from; i < to; i++) {
@@ -147,7 +152,7 @@
         const top = j * ROW;
         if (top < list.scrollTop) list.scrollTop = top;
         else if (top + ROW > list.scrollTop + list.clientHeight) list.scrollTop = top + ROW - list.clientHeight;
-        draw(el);
+        draw(el, j);
       }
       const next = list.querySelector(`.gantt-row[data-run="${CSS.escape(g.runs[j].id)}"]`);
       if (next) next.focus();
