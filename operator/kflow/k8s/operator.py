@@ -151,12 +151,12 @@ async def track_execution(type: str, name: str, namespace: str, body: Any, spec:
 def track_pod(type: str, name: str, namespace: str, body: Any, labels: Any, annotations: Any, memo: kopf.Memo,
               **_: Any) -> None:
     shared: Shared = memo.shared
-    if type == "DELETED":
-        shared.pods.pop((namespace, name), None)
-    else:
-        shared.pods[(namespace, name)] = dict(body)
     owner = next((o["name"] for o in body.get("metadata", {}).get("ownerReferences") or []
                   if o.get("kind") == "Execution"), None)
+    if type == "DELETED":
+        shared.forget_pod(namespace, name, owner)
+    else:
+        shared.remember_pod(namespace, name, owner, dict(body))
     if owner:
         shared.wake(namespace, owner)
 
@@ -178,6 +178,7 @@ async def _drive(shared: Shared, namespace: str, name: str, live: LiveExecution)
                 continue
             if not live.stopped:
                 shared.finished.add(key)  # ended on its own: not driven again by this process
+                shared.forget_pods(namespace, name)  # its pods' outcomes are in its status now
             return
     finally:
         if shared.drivers.get(key) is live:
