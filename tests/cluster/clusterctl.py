@@ -54,10 +54,10 @@ def free_port() -> int:
 # ---------------------------------------------------------------- processes
 
 
-def pid_of(name: str) -> int | None:
+def pid_of(name: str, pids: Path = PIDS) -> int | None:
     """The component's pid if it is alive (not a zombie, same program)."""
     try:
-        pid = int((PIDS / f"{name}.pid").read_text())
+        pid = int((pids / f"{name}.pid").read_text())
         os.kill(pid, 0)
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -228,11 +228,35 @@ def _save(st: dict) -> None:
     (STATE / "state.json").write_text(json.dumps(st, indent=2))
 
 
+OWNER = Path("/run/kflow-node.owner")  # the state directory of the checkout whose node runs here
+
+
+def _owner() -> Path | None:
+    try:
+        return Path(OWNER.read_text().strip())
+    except OSError:
+        return None
+
+
+def _alive(state: Path) -> bool:
+    return any(pid_of(n, state / "pids") is not None for n in COMPONENTS) or bool(nodectl.live_pids())
+
+
 def _other_node_running() -> str | None:
-    """Only one real node fits on a host (fixed /kubepods cgroups, the kflow0 bridge)."""
-    owner = Path("/run/kflow-node.owner")
-    if owner.exists() and owner.read_text().strip() != str(STATE) and nodectl.TRACK.exists():
-        return owner.read_text().strip()
+    """Only one real node fits on a host (fixed /kubepods cgroups, the kflow0 bridge).
+
+    A checkout whose node was killed (its session ended without `make cluster-down`) leaves the owner
+    file and its host side effects behind: with none of its processes left, restore the host for it
+    rather than refuse every other checkout until someone runs `make cluster-down` there."""
+    other = _owner()
+    if other is None or other == STATE or not nodectl.TRACK.exists():
+        return None
+    if _alive(other):
+        return str(other)
+    log(f"the node of {other} died without `make cluster-down`: restoring what it left on this host")
+    baseline = hygiene.load(other / "host-baseline.json")
+    nodectl.sweep(baseline.get("sysctls") if baseline else None, other)
+    OWNER.unlink(missing_ok=True)
     return None
 
 
@@ -254,7 +278,7 @@ def up(bin_dir: str, node_bin: str) -> None:
         # What the host looked like before this cluster touched it: `down` restores it, a test compares.
         hygiene.save(STATE / "host-baseline.json", hygiene.snapshot(STATE))
         st = {**bins, "bootstrapped": False, "node_name": NODE_NAME, "ports": {k: free_port() for k in PORTS}}
-    Path("/run/kflow-node.owner").write_text(str(STATE))
+    OWNER.write_text(str(STATE))
     if not (PKI / "ca.crt").exists():
         sys.path.insert(0, str(HERE))
         import pki
@@ -319,11 +343,15 @@ def down() -> None:
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
         except (OSError, ValueError):
             pass
-    baseline = hygiene.load(STATE / "host-baseline.json")
-    nodectl.sweep(baseline.get("sysctls") if baseline else None, STATE)
-    owner = Path("/run/kflow-node.owner")
-    if owner.exists() and owner.read_text().strip() == str(STATE):
-        owner.unlink()
+    other = _owner()
+    if other not in (None, STATE) and _alive(other):
+        # The host's cgroups, bridge and tables are that node's now: sweeping them would kill it.
+        log(f"the node on this host is {other}'s: leaving the host as it is")
+    else:
+        baseline = hygiene.load(STATE / "host-baseline.json")
+        nodectl.sweep(baseline.get("sysctls") if baseline else None, STATE)
+    if _owner() == STATE:
+        OWNER.unlink()
     if STATE.exists():
         subprocess.run(["rm", "-rf", "--one-file-system", str(STATE)], check=True)
     log("cluster down, state removed")

@@ -258,6 +258,11 @@ def _pids_in(dirs: list[Path]) -> set[int]:
     return pids
 
 
+def live_pids() -> set[int]:
+    """Every process still in our cgroups (a node's daemons, shims and containers)."""
+    return _pids_in(_cgroup_dirs())
+
+
 def kill_all() -> None:
     """SIGKILL every process in our cgroups until none is left (containers, shims, stragglers)."""
     deadline = time.monotonic() + 20
