@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -126,7 +127,9 @@ def stop_component(name: str, sig: int = 9) -> int:
 
 def restart_missing() -> None:
     """`up.sh`: starts exactly the components that are not running and waits until the cluster is healthy."""
-    r = subprocess.run([str(REPO / "tests/cluster/up.sh")], capture_output=True, text=True, timeout=300)
+    # up.sh's python must import kubernetes: this interpreter does, whatever PATH says
+    env = {**os.environ, "PYTHON": sys.executable}
+    r = subprocess.run([str(REPO / "tests/cluster/up.sh")], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
 
 
